@@ -1,0 +1,203 @@
+"""Plain-Python twin of the `_scan` extension: same functions, same results.
+
+It is the test oracle for the Cython scanner and the fallback where no compiled extension
+is available (select it with V8SCAN_PUREPYTHON=1). numpy finds the candidate words; the
+object-by-object walk that follows is ordinary Python, written to mirror `_scan.pyx` line
+for line, so the two can be compared on real bytes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# How the size of an object is found from its map (mirrors `SizeKind` in _scan.pyx).
+SIZE_FIXED = 0          # map's instance_size
+SIZE_FIXED_ARRAY = 1    # header + length (Smi) * tagged size
+SIZE_BYTE_ARRAY = 2     # header + length (Smi) bytes, rounded up
+SIZE_DOUBLE_ARRAY = 3   # header + length (Smi) * 8
+SIZE_ONE_BYTE = 4       # string chars offset + length (int32) bytes, rounded up
+SIZE_TWO_BYTE = 5       # string chars offset + 2 * length (int32) bytes, rounded up
+SIZE_FREE_SPACE = 6     # size (Smi) stored in the object
+SIZE_PROPERTY_ARRAY = 7  # header + (length_and_hash & mask) * tagged size
+SIZE_DESCRIPTORS = 8    # header + number_of_all_descriptors (int16) * entry size
+SIZE_WEAK_ARRAY_LIST = 9  # header + capacity (Smi) * tagged size
+SIZE_UNKNOWN = 10       # counted, size not known: the walk steps one word
+
+# Per-map flags.
+MAP_JS_RECEIVER = 1     # properties and elements must point at real heap objects
+MAP_FILLER = 2          # free space and fillers: skipped, never counted
+MAP_COLLECT = 4         # record each object's address (functions: named one by one)
+
+# Indexes into the integer parameter vector handed to the scanner.
+P_TAGGED_SIZE = 0
+P_HEADER_SIZE = 1           # FixedArray-like header (map + length)
+P_LENGTH_OFFSET = 2         # FixedArrayBase::length
+P_STRING_LENGTH_OFFSET = 3
+P_STRING_CHARS_OFFSET = 4
+P_PROPERTIES_OFFSET = 5
+P_ELEMENTS_OFFSET = 6
+P_DESCRIPTORS_HEADER = 7
+P_DESCRIPTOR_ENTRY = 8
+P_DESCRIPTORS_COUNT_OFFSET = 9
+P_PROPERTY_ARRAY_MASK = 10
+P_WEAK_LIST_HEADER = 11
+P_COUNT = 12
+
+TAG_MASK = 3
+HEAP_OBJECT_TAG = 1
+MAX_OBJECT_SIZE = 1 << 31
+
+
+def find_meta_maps(data: np.ndarray, segments: np.ndarray, map_type: int,
+                   instance_type_offset: int) -> np.ndarray:
+    """Addresses of maps whose map word points to themselves and whose type is MAP_TYPE."""
+    found = []
+    for vaddr, offset, size in segments.tolist():
+        words = _words(data, offset, size)
+        addrs = vaddr + 8 * np.arange(len(words), dtype=np.uint64)
+        for i in np.flatnonzero(words == addrs + 1).tolist():
+            type_at = offset + 8 * i + instance_type_offset
+            if type_at + 2 <= offset + size and _u16(data, type_at) == map_type:
+                found.append(vaddr + 8 * i)
+    return np.array(found, dtype=np.uint64)
+
+
+def find_maps(data: np.ndarray, segments: np.ndarray, meta_maps: np.ndarray,
+              map_size: int) -> np.ndarray:
+    """Addresses of every object whose map is one of `meta_maps` (untagged addresses)."""
+    tagged = meta_maps.astype(np.uint64) + 1
+    found = []
+    for vaddr, offset, size in segments.tolist():
+        words = _words(data, offset, size)
+        for i in np.flatnonzero(np.isin(words, tagged)).tolist():
+            if 8 * i + map_size <= size:
+                found.append(vaddr + 8 * i)
+    return np.array(found, dtype=np.uint64)
+
+
+def count_objects(data: np.ndarray, segments: np.ndarray, map_keys: np.ndarray,
+                  size_kind: np.ndarray, fixed_size: np.ndarray, map_flags: np.ndarray,
+                  params: np.ndarray, start: int = 0, stop: int = -1):
+    """Walk segments [start, stop) and count objects per map.
+
+    `map_keys` are the tagged map pointers, sorted; the other per-map arrays follow that
+    order. Returns (counts, sizes, collected): int64 arrays indexed like `map_keys`, and
+    the addresses of objects whose map has MAP_COLLECT, in address order.
+    """
+    collected = []
+    counts = np.zeros(len(map_keys), dtype=np.int64)
+    sizes = np.zeros(len(map_keys), dtype=np.int64)
+    keys = map_keys.astype(np.uint64)
+    seg_list = segments.tolist()
+    stop = len(seg_list) if stop < 0 else stop
+    p = [int(x) for x in params]
+    for vaddr, offset, size in seg_list[start:stop]:
+        words = _words(data, offset, size)
+        candidates = np.flatnonzero(np.isin(words, keys)).tolist()
+        next_free = 0  # first word index not inside an accepted object
+        for i in candidates:
+            if i < next_free:
+                continue
+            word = int(words[i])
+            m = int(np.searchsorted(keys, word))
+            pos = offset + 8 * i
+            end = offset + size
+            obj_size = _object_size(data, pos, int(size_kind[m]), int(fixed_size[m]), p)
+            if obj_size <= 0 or pos + obj_size > end:
+                continue  # a stray word: the object it claims does not fit the segment
+            flags = int(map_flags[m])
+            if flags & MAP_JS_RECEIVER and not _valid_receiver(data, seg_list, keys, pos, p):
+                continue  # properties/elements are not heap objects: not a JS object
+            if flags & MAP_FILLER:
+                next_free = i + obj_size // 8
+                continue
+            counts[m] += 1
+            if flags & MAP_COLLECT:
+                collected.append(vaddr + 8 * i)
+            if int(size_kind[m]) != SIZE_UNKNOWN:
+                sizes[m] += obj_size
+                next_free = i + obj_size // 8
+    return counts, sizes, np.array(collected, dtype=np.uint64)
+
+
+def _object_size(data, pos: int, kind: int, fixed: int, p: list[int]) -> int:
+    tagged = p[P_TAGGED_SIZE]
+    if kind == SIZE_FIXED or kind == SIZE_UNKNOWN:
+        return fixed if kind == SIZE_FIXED else tagged
+    if kind in (SIZE_ONE_BYTE, SIZE_TWO_BYTE):
+        length = _i32(data, pos + p[P_STRING_LENGTH_OFFSET])
+        if length < 0:
+            return -1
+        width = 1 if kind == SIZE_ONE_BYTE else 2
+        return _round_up(p[P_STRING_CHARS_OFFSET] + width * length, tagged)
+    if kind == SIZE_DESCRIPTORS:
+        n = _i16(data, pos + p[P_DESCRIPTORS_COUNT_OFFSET])
+        return -1 if n < 0 else p[P_DESCRIPTORS_HEADER] + n * p[P_DESCRIPTOR_ENTRY]
+    value = _smi(_u64(data, pos + p[P_LENGTH_OFFSET]))
+    if value is None or value < 0 or value >= MAX_OBJECT_SIZE:
+        return -1
+    if kind == SIZE_FIXED_ARRAY:
+        return p[P_HEADER_SIZE] + value * tagged
+    if kind == SIZE_BYTE_ARRAY:
+        return _round_up(p[P_HEADER_SIZE] + value, tagged)
+    if kind == SIZE_DOUBLE_ARRAY:
+        return p[P_HEADER_SIZE] + value * 8
+    if kind == SIZE_FREE_SPACE:
+        return value
+    if kind == SIZE_PROPERTY_ARRAY:
+        return p[P_HEADER_SIZE] + (value & p[P_PROPERTY_ARRAY_MASK]) * tagged
+    if kind == SIZE_WEAK_ARRAY_LIST:
+        return p[P_WEAK_LIST_HEADER] + value * tagged
+    return -1
+
+
+def _valid_receiver(data, seg_list, keys, pos: int, p: list[int]) -> bool:
+    props = _u64(data, pos + p[P_PROPERTIES_OFFSET])
+    if props & TAG_MASK != 0 and not _points_to_object(data, seg_list, keys, props):
+        return False  # a Smi (identity hash) is fine; a pointer must be a heap object
+    elements = _u64(data, pos + p[P_ELEMENTS_OFFSET])
+    return _points_to_object(data, seg_list, keys, elements)
+
+
+def _points_to_object(data, seg_list, keys, tagged: int) -> bool:
+    if tagged & TAG_MASK != HEAP_OBJECT_TAG:
+        return False
+    address = tagged - 1
+    for vaddr, offset, size in seg_list:
+        if vaddr <= address and address + 8 <= vaddr + size:
+            map_word = _u64(data, offset + address - vaddr)
+            i = int(np.searchsorted(keys, map_word))
+            return i < len(keys) and int(keys[i]) == map_word
+    return False
+
+
+def _words(data: np.ndarray, offset: int, size: int) -> np.ndarray:
+    return data[offset : offset + size // 8 * 8].view("<u8")
+
+
+def _u64(data, pos: int) -> int:
+    return int.from_bytes(data[pos : pos + 8].tobytes(), "little")
+
+
+def _u16(data, pos: int) -> int:
+    return int.from_bytes(data[pos : pos + 2].tobytes(), "little")
+
+
+def _i16(data, pos: int) -> int:
+    return int.from_bytes(data[pos : pos + 2].tobytes(), "little", signed=True)
+
+
+def _i32(data, pos: int) -> int:
+    return int.from_bytes(data[pos : pos + 4].tobytes(), "little", signed=True)
+
+
+def _smi(word: int):
+    """The value of a 64-bit Smi (31-bit shift, payload in the upper half), else None."""
+    if word & 0xFFFFFFFF:
+        return None
+    value = word >> 32
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def _round_up(n: int, to: int) -> int:
+    return (n + to - 1) // to * to

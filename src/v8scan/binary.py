@@ -1,0 +1,135 @@
+"""The node executable: its build-id, versions and every `v8dbg_*` postmortem constant.
+
+pyelftools locates the sections; the symbol table itself (hundreds of thousands of entries
+in a 100 MB binary) is decoded in bulk with numpy, since walking it symbol by symbol in
+Python takes seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from .core import find_build_id
+from .errors import BinaryError
+
+V8DBG_PREFIX = b"v8dbg_"
+# V8 keeps its version in these static members (v8::internal::Version::major_ ...).
+VERSION_SYMBOLS = {
+    b"_ZN2v88internal7Version6major_E": "major",
+    b"_ZN2v88internal7Version6minor_E": "minor",
+    b"_ZN2v88internal7Version6build_E": "build",
+    b"_ZN2v88internal7Version6patch_E": "patch",
+}
+# process.release.sourceUrl is compiled into every official build.
+NODE_VERSION_PATTERN = re.compile(rb"/download/release/v(\d+\.\d+\.\d+)/node-v")
+
+ELF64_SYM = np.dtype(
+    [("name", "<u4"), ("info", "u1"), ("other", "u1"), ("shndx", "<u2"),
+     ("value", "<u8"), ("size", "<u8")]
+)
+
+
+@dataclass
+class NodeBinary:
+    """What v8scan needs from a node executable."""
+
+    path: str
+    build_id: Optional[str]
+    node_version: Optional[str]
+    v8_version: Optional[tuple[int, int, int, int]]
+    constants: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def v8_version_string(self) -> str:
+        return ".".join(map(str, self.v8_version)) if self.v8_version else "unknown"
+
+
+def read_node_binary(path: str) -> NodeBinary:
+    """Read build-id, versions and `v8dbg_*` constants of the executable at `path`.
+
+    Raises BinaryError when the file is missing or not a readable ELF executable.
+    """
+    if not os.path.isfile(path):
+        raise BinaryError(f"node binary {path} does not exist")
+    try:
+        with open(path, "rb") as f:
+            return _read(path, f)
+    except (ELFError, struct.error, ValueError) as exc:
+        raise BinaryError(f"{path} is not a readable ELF executable ({exc})") from None
+    except OSError as exc:
+        raise BinaryError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _read(path: str, f) -> NodeBinary:
+    elf = ELFFile(f)
+    if elf["e_type"] not in ("ET_EXEC", "ET_DYN"):
+        raise BinaryError(f"{path} is not an executable (ELF type {elf['e_type']})")
+    sections = list(elf.iter_sections())
+    build_id = None
+    for sec in sections:
+        if sec["sh_type"] == "SHT_NOTE":
+            build_id = build_id or find_build_id(sec.data())
+    symtab = elf.get_section_by_name(".symtab")
+    constants: dict[str, int] = {}
+    versions: dict[str, int] = {}
+    if symtab is not None:
+        strtab = sections[symtab["sh_link"]]
+        for name, value in _read_symbols(f, symtab, strtab, sections):
+            if name.startswith(V8DBG_PREFIX):
+                constants[name[len(V8DBG_PREFIX):].decode()] = value
+            elif name in VERSION_SYMBOLS:
+                versions[VERSION_SYMBOLS[name]] = value
+    v8_version = None
+    if len(versions) == 4:
+        v8_version = (versions["major"], versions["minor"], versions["build"], versions["patch"])
+    return NodeBinary(path, build_id, _node_version(elf), v8_version, constants)
+
+
+def _read_symbols(f, symtab, strtab, sections):
+    """Yield (name, value) of the wanted symbols, values read from their sections (.bss is 0)."""
+    f.seek(symtab["sh_offset"])
+    syms = np.frombuffer(f.read(symtab["sh_size"]), dtype=ELF64_SYM)
+    f.seek(strtab["sh_offset"])
+    names = f.read(strtab["sh_size"])
+    wanted = set(_offsets_of(names, V8DBG_PREFIX))
+    for mangled in VERSION_SYMBOLS:
+        wanted.update(_offsets_of(names, mangled))
+    mask = np.isin(syms["name"], np.fromiter(wanted, dtype=np.uint32, count=len(wanted)))
+    for sym in syms[mask]:
+        start = int(sym["name"])
+        name = names[start : names.index(b"\0", start)]
+        size = int(sym["size"]) or 4
+        if size not in (1, 2, 4, 8) or sym["shndx"] >= len(sections):
+            continue
+        sec = sections[int(sym["shndx"])]
+        if sec["sh_type"] == "SHT_NOBITS":
+            yield name, 0
+            continue
+        f.seek(sec["sh_offset"] + int(sym["value"]) - sec["sh_addr"])
+        raw = f.read(size)
+        yield name, int.from_bytes(raw, "little", signed=True)
+
+
+def _offsets_of(names: bytes, prefix: bytes):
+    """String-table offsets of every name starting with `prefix`."""
+    pos = names.find(prefix)
+    while pos != -1:
+        if pos == 0 or names[pos - 1] == 0:
+            yield pos
+        pos = names.find(prefix, pos + 1)
+
+
+def _node_version(elf: ELFFile) -> Optional[str]:
+    rodata = elf.get_section_by_name(".rodata")
+    if rodata is None:
+        return None
+    found = NODE_VERSION_PATTERN.search(rodata.data())
+    return found.group(1).decode() if found else None

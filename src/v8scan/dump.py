@@ -1,0 +1,167 @@
+"""One core dump opened for analysis: core + node binary + layout + heap, and what they yield.
+
+This is the public entry point behind `v8scan.open_dump`; the CLI and tests use it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from .binary import NodeBinary, read_node_binary
+from .census import Histogram, aggregate
+from .core import CoreFile
+from .errors import BinaryError, BuildIdMismatch, Warnings
+from .heap import Heap
+from .layout import Layout, build_layout
+from .naming import Namer
+from .scan import HeapScan, Progress, scan_heap
+
+
+@dataclass(frozen=True)
+class DumpInfo:
+    """What `v8scan info` reports."""
+
+    core: str
+    core_bytes: int
+    process_name: str
+    process_args: str
+    node_binary: str
+    build_id: Optional[str]
+    build_id_matches: Optional[bool]
+    node_version: str
+    v8_version: str
+    version_checked: bool
+    segments: int
+    memory_bytes: int
+
+
+class Dump:
+    """A Node.js core dump and the node binary it ran; close() it, or use `with`."""
+
+    def __init__(self, core_path: str | os.PathLike[str], node: Optional[str] = None,
+                 force: bool = False) -> None:
+        self.core = CoreFile(core_path)
+        try:
+            self.warnings: Warnings = self.core.warnings
+            recorded = self.core.executable_path()
+            path = node or recorded
+            if path is None:
+                raise BinaryError(f"{self.core.path}: the core does not say which program it ran")
+            if node is None and not os.path.exists(path):
+                raise BinaryError(f"the core ran {path}, which is not on this machine")
+            self.binary: NodeBinary = read_node_binary(path)
+            self.core_build_id = self.core.build_id_of(recorded) if recorded else None
+            self.build_id_matches = self._check_build_id(force)
+            self.layout: Layout = build_layout(self.binary, self.warnings)
+            self.heap = Heap(self.core.memory, self.layout)
+            self.namer = Namer(self.heap)
+        except BaseException:
+            self.core.close()
+            raise
+        self._scan: Optional[HeapScan] = None
+
+    def _check_build_id(self, force: bool) -> Optional[bool]:
+        core_id, binary_id = self.core_build_id, self.binary.build_id
+        if core_id is None or binary_id is None:
+            self.warnings.add("cannot verify that the node binary matches the core (no build-id)")
+            return None
+        if core_id == binary_id:
+            return True
+        if not force:
+            raise BuildIdMismatch(self.binary.path, binary_id, core_id)
+        self.warnings.add(f"--force: {self.binary.path} does not match the core's build-id")
+        return False
+
+    @property
+    def path(self) -> str:
+        return self.core.path
+
+    def info(self) -> DumpInfo:
+        """Versions, binary, segments and sizes; cheap (no heap scan)."""
+        memory = self.core.memory
+        return DumpInfo(
+            self.core.path, self.core.file_size, self.core.process_name, self.core.process_args,
+            self.binary.path, self.binary.build_id, self.build_id_matches,
+            self.binary.node_version or "unknown", self.binary.v8_version_string,
+            self.layout.checked, len(memory.segments), memory.total_bytes)
+
+    def scan(self, progress: Optional[Progress] = None) -> HeapScan:
+        """Scan the heap once; later calls reuse the result."""
+        if self._scan is None:
+            self._scan = scan_heap(self.core.memory, self.layout, self.warnings, progress,
+                                   collect=self._per_object_maps)
+        return self._scan
+
+    def _per_object_maps(self, maps: np.ndarray, types: np.ndarray) -> np.ndarray:
+        return np.array([self.namer.needs_per_object(m, t)
+                         for m, t in zip(maps.tolist(), types.tolist())], dtype=bool)
+
+    def histogram(self, progress: Optional[Progress] = None) -> Histogram:
+        """Count and shallow size of live-looking V8 objects by kind and name."""
+        scan = self.scan(progress)
+        namer = self.namer
+        per_object = set(np.unique(self._maps_of(scan.collected)).tolist())
+        labelled = []
+        for map_addr, t, count, size, known in zip(
+                scan.maps.tolist(), scan.instance_types.tolist(), scan.counts.tolist(),
+                scan.sizes.tolist(), scan.size_known.tolist()):
+            if count and map_addr not in per_object:
+                kind, name = namer.label_map(map_addr, t)
+                labelled.append((kind, name, count, size, known))
+        labelled.extend(self._per_object_rows(scan))
+        return Histogram(self.core.path, self.binary.node_version or "unknown",
+                         self.binary.v8_version_string, aggregate(labelled), list(self.warnings))
+
+    def _maps_of(self, objects: np.ndarray) -> np.ndarray:
+        words, _ = self.core.memory.u64_many(objects)
+        return words - np.uint64(1)
+
+    def _per_object_rows(self, scan: HeapScan):
+        """Collected objects named one by one; functions once per SharedFunctionInfo."""
+        if len(scan.collected) == 0:
+            return []
+        maps = self._maps_of(scan.collected)
+        map_index = np.searchsorted(scan.maps, maps)
+        sizes = scan.sizes[map_index] // np.maximum(scan.counts[map_index], 1)
+        types = scan.instance_types[map_index]
+        is_function = (types >= self.layout.js_function_type) & (
+            types <= self.layout.last_js_function_type)
+        rows = []
+        # Functions: group by SharedFunctionInfo first, so each is named once.
+        shared, _ = self.core.memory.u64_many(
+            scan.collected[is_function] + np.uint64(self.layout.js_function_shared))
+        unique, inverse = np.unique(shared, return_inverse=True)
+        counts = np.bincount(inverse, minlength=len(unique))
+        totals = np.bincount(inverse, weights=sizes[is_function], minlength=len(unique))
+        for sfi, count, total in zip(unique.tolist(), counts.tolist(), totals.tolist()):
+            name = self.namer.function_name(sfi - 1 if sfi & 3 == 1 else None)
+            rows.append(("closure", name, count, int(total), True))
+        for obj, map_addr, t, size in zip(scan.collected[~is_function].tolist(),
+                                          maps[~is_function].tolist(),
+                                          types[~is_function].tolist(),
+                                          sizes[~is_function].tolist()):
+            kind, name = self.namer.label_object(obj, map_addr, t)
+            rows.append((kind, name, 1, int(size), True))
+        return rows
+
+    def close(self) -> None:
+        self.core.close()
+
+    def __enter__(self) -> "Dump":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_dump(core_path: str | os.PathLike[str], node: Optional[str] = None,
+              force: bool = False) -> Dump:
+    """Open a core dump with the node binary it ran (found via NT_FILE unless `node` is given).
+
+    Raises CoreFormatError, BinaryError, BuildIdMismatch or LayoutError on bad input.
+    """
+    return Dump(core_path, node=node, force=force)

@@ -1,0 +1,235 @@
+"""Readers for V8 objects used once per map or per function, never per object in a loop.
+
+Strings, SharedFunctionInfo names, ScopeInfo function names, maps' constructors and
+prototypes, and own data properties of an object (fast descriptors or a NameDictionary).
+Every reader returns None (or an empty value) when memory is missing, never raises.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from .core import AddressSpace
+from .layout import Layout
+
+MAX_STRING = 1024      # characters read of one string
+MAX_CHAIN = 64         # prototype chain / back-pointer / cons-string depth
+
+
+class Heap:
+    """Typed reads of V8 objects in a core's address space."""
+
+    def __init__(self, memory: AddressSpace, layout: Layout) -> None:
+        self.memory = memory
+        self.layout = layout
+        self._string_cache: dict[int, Optional[str]] = {}
+
+    # --- raw fields ----------------------------------------------------------------
+    def field(self, obj: int, offset: int) -> Optional[int]:
+        """The tagged word at `offset` in the object at untagged address `obj`."""
+        return self.memory.u64(obj + offset)
+
+    def pointer(self, obj: int, offset: int) -> Optional[int]:
+        """The untagged address the field points to, or None for Smis and missing memory."""
+        word = self.field(obj, offset)
+        if word is None or word & 3 != 1:
+            return None
+        return word - 1
+
+    def map_of(self, obj: int) -> Optional[int]:
+        return self.pointer(obj, 0)
+
+    def instance_type(self, obj: int) -> Optional[int]:
+        m = self.map_of(obj)
+        return None if m is None else self.memory.u16(m + self.layout.map_instance_type)
+
+    def slot(self, obj: int, index: int) -> Optional[int]:
+        """Element `index` of a FixedArray-like object (after map and length)."""
+        return self.field(obj, self.layout.fixed_array_header + index * self.layout.tagged_size)
+
+    def smi_field(self, obj: int, offset: int) -> Optional[int]:
+        """The Smi value of a field, or None if it is missing or not a Smi."""
+        word = self.field(obj, offset)
+        return None if word is None else self.layout.smi(word)
+
+    def smi_slot(self, obj: int, index: int) -> Optional[int]:
+        return self.smi_field(obj, self.layout.fixed_array_header + index * self.layout.tagged_size)
+
+    # --- strings -------------------------------------------------------------------
+    def string(self, obj: Optional[int]) -> Optional[str]:
+        """The text of the String at `obj` (cut at MAX_STRING characters), or None."""
+        if obj is None:
+            return None
+        if obj not in self._string_cache:
+            self._string_cache[obj] = self._read_string(obj, MAX_CHAIN)
+        return self._string_cache[obj]
+
+    def _read_string(self, obj: int, depth: int) -> Optional[str]:
+        L = self.layout
+        t = self.instance_type(obj)
+        length = self.memory.i32(obj + L.string_length)
+        if t is None or not L.is_string(t) or length is None or length < 0 or depth <= 0:
+            return None
+        rep = L.string_representation(t)
+        if rep == L.seq_string_tag:
+            n = min(length, MAX_STRING)
+            if L.is_one_byte_string(t):
+                raw = self.memory.read(obj + L.seq_one_byte_chars, n)
+                return None if raw is None else bytes(raw).decode("latin-1")
+            raw = self.memory.read(obj + L.seq_two_byte_chars, 2 * n)
+            return None if raw is None else bytes(raw).decode("utf-16-le", "replace")
+        if rep == L.cons_string_tag:
+            first = self._read_string(self.pointer(obj, L.cons_first) or 0, depth - 1)
+            second = self._read_string(self.pointer(obj, L.cons_second) or 0, depth - 1)
+            if first is None or second is None:
+                return None
+            return (first + second)[:MAX_STRING]
+        if rep == L.thin_string_tag:
+            return self._read_string(self.pointer(obj, L.thin_actual) or 0, depth - 1)
+        return None  # sliced and external strings are not needed for names
+
+    def symbol_description(self, obj: int) -> Optional[str]:
+        """The description of a Symbol (e.g. 'Symbol.toStringTag'), or None."""
+        if self.instance_type(obj) != self.layout.symbol_type:
+            return None
+        return self.string(self.pointer(obj, self.layout.constants["class_Symbol__name__Object"]))
+
+    # --- functions -----------------------------------------------------------------
+    def function_name(self, sfi: Optional[int]) -> str:
+        """SharedFunctionInfo::Name(): the shared name, '' when there is none."""
+        if sfi is None:
+            return ""
+        L = self.layout
+        target = self.pointer(sfi, L.sfi_name_or_scope_info)
+        if target is None:
+            return ""  # kNoSharedNameSentinel
+        t = self.instance_type(target)
+        if t == L.scope_info_type:
+            return self.string(self.scope_info_function_name(target)) or ""
+        return self.string(target) or ""
+
+    def scope_info_function_name(self, scope_info: int) -> Optional[int]:
+        """Address of the function variable's name in a ScopeInfo, or None."""
+        L = self.layout
+        tagged = L.tagged_size
+        # ScopeInfo slots count from the word after the map.
+        flags = self.smi_field(scope_info, tagged)
+        count = self.smi_field(scope_info, tagged * (1 + L.scope_info_context_local_count))
+        if flags is None or count is None or count < 0:
+            return None
+        if (flags >> L.scope_info_function_variable_shift) & 3 == 0:
+            return None
+        inlined = count < L.scope_info_max_inlined_names
+        index = L.scope_info_first_vars + (count if inlined else 0) + count
+        if not inlined and L.scope_info_has_names_hashtable:
+            index += 1
+        if (flags >> L.scope_info_saved_class_variable_shift) & 1:
+            index += 1
+        return self.pointer(scope_info, tagged * (1 + index))
+
+    # --- maps ----------------------------------------------------------------------
+    def map_constructor(self, map_addr: int) -> Optional[int]:
+        """Map::GetConstructor(): follow back pointers to the first non-map value."""
+        L = self.layout
+        current = map_addr
+        for _ in range(MAX_CHAIN):
+            value = self.pointer(current, L.map_constructor_or_back_pointer)
+            if value is None or self.instance_type(value) != L.map_type:
+                return value
+            current = value
+        return None
+
+    def map_bits(self, map_addr: int) -> tuple[int, int]:
+        """(bit_field2, bit_field3) of a map."""
+        L = self.layout
+        return (self.memory.u8(map_addr + L.map_bit_field2) or 0,
+                self.memory.u32(map_addr + L.map_bit_field3) or 0)
+
+    def is_dictionary_map(self, map_addr: int) -> bool:
+        return bool((self.map_bits(map_addr)[1] >> self.layout.is_dictionary_map_shift) & 1)
+
+    # --- own properties ------------------------------------------------------------
+    def own_properties(self, obj: int) -> list[tuple[int, Optional[int]]]:
+        """Own named properties of a JS object as (key address, value word or None).
+
+        Fast-mode objects are read through their map's descriptors, dictionary-mode ones
+        through their NameDictionary. Accessor properties have value None.
+        """
+        map_addr = self.map_of(obj)
+        if map_addr is None:
+            return []
+        if self.is_dictionary_map(map_addr):
+            return self._dictionary_properties(obj)
+        return self._fast_properties(obj, map_addr)
+
+    def own_keys(self, map_addr: int) -> list[int]:
+        """Keys of the own descriptors of a fast-mode map (empty for dictionary maps)."""
+        L = self.layout
+        descriptors = self.pointer(map_addr, L.map_instance_descriptors)
+        bits3 = self.map_bits(map_addr)[1]
+        count = (bits3 & L.own_descriptors_mask) >> L.own_descriptors_shift
+        if descriptors is None or self.is_dictionary_map(map_addr):
+            return []
+        keys = []
+        for i in range(count):
+            base = L.descriptor_array_header + i * L.descriptor_size * L.tagged_size
+            key = self.pointer(descriptors, base + L.descriptor_key * L.tagged_size)
+            if key is not None:
+                keys.append(key)
+        return keys
+
+    def _fast_properties(self, obj: int, map_addr: int):
+        L = self.layout
+        c = L.constants
+        descriptors = self.pointer(map_addr, L.map_instance_descriptors)
+        bits3 = self.map_bits(map_addr)[1]
+        count = (bits3 & L.own_descriptors_mask) >> L.own_descriptors_shift
+        if descriptors is None:
+            return []
+        words = self.memory.u8(map_addr + L.map_instance_size_in_words) or 0
+        inobject_start = self.memory.u8(map_addr + L.map_inobject_properties_start) or 0
+        inobject = max(0, words - inobject_start)
+        result = []
+        for i in range(count):
+            base = L.descriptor_array_header + i * L.descriptor_size * L.tagged_size
+            key = self.pointer(descriptors, base + L.descriptor_key * L.tagged_size)
+            details = self.smi_field(descriptors, base + L.descriptor_details * L.tagged_size)
+            if key is None or details is None:
+                continue
+            if details & c["prop_kind_mask"] == c["prop_kind_Accessor"]:
+                result.append((key, None))
+                continue
+            location = (details & c["prop_location_mask"]) >> c["prop_location_shift"]
+            if location == c["prop_location_Descriptor"]:
+                value = self.field(descriptors, base + L.descriptor_value * L.tagged_size)
+            else:
+                index = (details & c["prop_index_mask"]) >> c["prop_index_shift"]
+                if index < inobject:
+                    value = self.field(obj, (inobject_start + index) * L.tagged_size)
+                else:
+                    backing = self.pointer(obj, L.js_properties)
+                    value = None if backing is None else self.slot(backing, index - inobject)
+            result.append((key, value))
+        return result
+
+    def _dictionary_properties(self, obj: int):
+        L = self.layout
+        dictionary = self.pointer(obj, L.js_properties)
+        if dictionary is None:
+            return []
+        capacity = self.smi_slot(dictionary, 2)
+        if capacity is None or capacity < 0 or capacity > 1 << 24:
+            return []
+        start = L.name_dictionary_prefix_start + L.constants["namedictionaryshape_prefix_size"]
+        result = []
+        for i in range(capacity):
+            entry = start + i * L.name_dictionary_entry_size
+            key = self.slot(dictionary, entry)
+            if key is None or key & 3 != 1:
+                continue
+            key_addr = key - 1
+            t = self.instance_type(key_addr)
+            if t is None or not (L.is_string(t) or t == L.symbol_type):
+                continue  # empty (undefined) and deleted (the hole) entries
+            result.append((key_addr, self.slot(dictionary, entry + 1)))
+        return result

@@ -1,0 +1,205 @@
+"""Names every map (and every function) the way a V8 heap snapshot names its objects.
+
+Mirrors V8's `V8HeapExplorer::AddEntry` and `JSReceiver::GetConstructorHelper`:
+JS objects by constructor name, functions by their SharedFunctionInfo name, bound
+functions as `native_bind`, and everything else by kind and V8 type. Each map, prototype
+and SharedFunctionInfo is read once; objects are never visited one by one here.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from .heap import MAX_CHAIN, Heap
+from .layout import Layout
+
+# JSReceiver::class_name(), by instance type name, for objects no constructor names.
+CLASS_NAMES = {
+    "JS_ARGUMENTS_OBJECT_TYPE": "Arguments",
+    "JS_ARRAY_TYPE": "Array",
+    "JS_ARRAY_BUFFER_TYPE": "ArrayBuffer",
+    "JS_ARRAY_ITERATOR_TYPE": "ArrayIterator",
+    "JS_DATE_TYPE": "Date",
+    "JS_ERROR_TYPE": "Error",
+    "JS_MAP_TYPE": "Map",
+    "JS_REG_EXP_TYPE": "RegExp",
+    "JS_SET_TYPE": "Set",
+    "JS_WEAK_MAP_TYPE": "WeakMap",
+    "JS_WEAK_SET_TYPE": "WeakSet",
+    "JS_GLOBAL_PROXY_TYPE": "global",
+    "JS_PROXY_TYPE": "Object",
+}
+
+# V8HeapExplorer::GetSystemEntryType: the "code" kinds among internal objects.
+CODE_CLASSES = {
+    "AllocationSite", "ArrayBoilerplateDescription", "BytecodeArray", "Code",
+    "FeedbackCell", "FeedbackMetadata", "FeedbackVector", "InstructionStream",
+    "InterpreterData", "ObjectBoilerplateDescription", "PreparseData",
+    "RegExpBoilerplateDescription", "ScopeInfo", "TemplateObjectDescription",
+    "UncompiledDataWithoutPreparseData", "UncompiledDataWithPreparseData",
+    "UncompiledDataWithPreparseDataAndJob", "UncompiledDataWithoutPreparseDataWithJob",
+    "SharedFunctionInfo", "Script",
+}
+SHAPE_CLASSES = {"Map", "DescriptorArray", "StrongDescriptorArray", "PrototypeInfo", "EnumCache"}
+
+Label = tuple[str, str]  # (kind, name)
+
+
+class Namer:
+    """Names maps and functions of one core; caches what it reads."""
+
+    def __init__(self, heap: Heap) -> None:
+        self.heap = heap
+        self.layout: Layout = heap.layout
+        self._type_by_name = {v: k for k, v in self.layout.type_names.items()}
+        self._prototype_names: dict[int, Optional[str]] = {}
+        self._function_names: dict[int, str] = {}
+
+    # --- per map -------------------------------------------------------------------
+    def label_map(self, map_addr: int, instance_type: int) -> Label:
+        """(kind, name) of every object with this map; functions are named separately."""
+        L = self.layout
+        t = instance_type
+        if L.is_js_receiver(t):
+            if L.is_js_function(t):
+                return ("closure", "")  # named per function by label_function
+            if t == L.js_bound_function_type:
+                return ("closure", "native_bind")
+            kind = "regexp" if t == L.js_regexp_type else "object"
+            return (kind, self.constructor_name(map_addr, t))
+        if L.is_string(t):
+            rep = L.string_representation(t)
+            if rep == L.cons_string_tag:
+                return ("concatenated string", "(concatenated string)")
+            if rep == L.sliced_string_tag:
+                return ("sliced string", "(sliced string)")
+            return ("string", self._class_of(t))
+        if t == L.heap_number_type:
+            return ("number", "heap number")
+        if t == L.symbol_type:
+            return ("symbol", "symbol")
+        if t == L.bigint_type:
+            return ("bigint", "bigint")
+        if L.is_context(t):
+            if t == L.native_context_type:
+                return ("hidden", "system / NativeContext")
+            return ("object", "system / Context")
+        cls = self._class_of(t)
+        if cls in CODE_CLASSES:
+            return ("code", f"system / {cls}")
+        if L.is_fixed_array(t) or t in (L.fixed_double_array_type, L.byte_array_type):
+            return ("array", f"system / {cls}")
+        if cls in SHAPE_CLASSES:
+            return ("object shape", f"system / {cls}")
+        return ("hidden", f"system / {cls}")
+
+    def _class_of(self, t: int) -> str:
+        L = self.layout
+        if L.is_context(t):
+            return "Context"
+        if L.is_fixed_array(t) and t not in L.class_names:
+            return "FixedArray"
+        if t in L.class_names:
+            return L.class_names[t]
+        return L.type_name(t)
+
+    def needs_per_object(self, map_addr: int, instance_type: int) -> bool:
+        """Whether objects of this map must be named one by one.
+
+        Functions are named by their SharedFunctionInfo; prototypes, dictionary-mode objects
+        and objects with an own Symbol.toStringTag can each carry their own name.
+        """
+        L = self.layout
+        if not L.is_js_receiver(instance_type):
+            return False
+        if L.is_js_function(instance_type):
+            return True
+        if instance_type in (L.js_bound_function_type, L.js_regexp_type):
+            return False
+        _, bit_field3 = self.heap.map_bits(map_addr)
+        if (bit_field3 >> L.is_prototype_map_shift) & 1 or self.heap.is_dictionary_map(map_addr):
+            return True
+        return any(self._is_to_string_tag(key) for key in self.heap.own_keys(map_addr))
+
+    def label_object(self, obj: int, map_addr: int, instance_type: int) -> Label:
+        """(kind, name) of one object whose map needs_per_object."""
+        if self.layout.is_js_function(instance_type):
+            return ("closure", self.function_name(
+                self.heap.pointer(obj, self.layout.js_function_shared)))
+        own_tag = self._own_to_string_tag(obj)
+        if own_tag is not None:
+            return ("object", own_tag)
+        return ("object", self.constructor_name(map_addr, instance_type))
+
+    def _is_to_string_tag(self, key: int) -> bool:
+        return (self.heap.instance_type(key) == self.layout.symbol_type
+                and self.heap.symbol_description(key) == "Symbol.toStringTag")
+
+    def _own_to_string_tag(self, obj: int) -> Optional[str]:
+        for key, value in self.heap.own_properties(obj):
+            if value is not None and value & 3 == 1 and self._is_to_string_tag(key):
+                return self.heap.string(value - 1)
+        return None
+
+    def constructor_name(self, map_addr: int, instance_type: int) -> str:
+        """JSReceiver::GetConstructorName for objects of this map (own properties aside)."""
+        L = self.layout
+        heap = self.heap
+        bit_field2, bit_field3 = heap.map_bits(map_addr)
+        new_target_is_base = (bit_field2 >> L.new_target_is_base_bit) & 1
+        is_prototype_map = (bit_field3 >> L.is_prototype_map_shift) & 1
+        if instance_type != L.js_proxy_type and new_target_is_base and not is_prototype_map:
+            constructor = heap.map_constructor(map_addr)
+            if constructor is not None and L.is_js_function(heap.instance_type(constructor) or -1):
+                name = self.function_name(heap.pointer(constructor, L.js_function_shared))
+                if name and name != "Object":
+                    return name
+        prototype = heap.pointer(map_addr, L.map_prototype)
+        for _ in range(MAX_CHAIN):
+            if prototype is None or not L.is_js_receiver(heap.instance_type(prototype) or -1):
+                break
+            found = self._prototype_name(prototype)
+            if found:
+                return found
+            proto_map = heap.map_of(prototype)
+            prototype = None if proto_map is None else heap.pointer(proto_map, L.map_prototype)
+        return self._class_name(instance_type)
+
+    def _prototype_name(self, prototype: int) -> Optional[str]:
+        """Symbol.toStringTag or constructor.name held as own data on a prototype."""
+        if prototype in self._prototype_names:
+            return self._prototype_names[prototype]
+        heap, L = self.heap, self.layout
+        tag = constructor = None
+        for key, value in heap.own_properties(prototype):
+            if value is None or value & 3 != 1:
+                continue
+            key_type = heap.instance_type(key)
+            if key_type == L.symbol_type:
+                if heap.symbol_description(key) == "Symbol.toStringTag":
+                    tag = heap.string(value - 1)
+            elif key_type is not None and L.is_string(key_type) and heap.string(key) == "constructor":
+                if L.is_js_function(heap.instance_type(value - 1) or -1):
+                    name = self.function_name(heap.pointer(value - 1, L.js_function_shared))
+                    if name and name != "Object":
+                        constructor = name
+        result = tag if tag is not None else constructor
+        self._prototype_names[prototype] = result
+        return result
+
+    def _class_name(self, instance_type: int) -> str:
+        name = CLASS_NAMES.get(self.layout.type_name(instance_type))
+        if name is not None:
+            return name
+        if self.layout.is_js_function(instance_type):
+            return "Function"
+        return "Object"
+
+    # --- per function ----------------------------------------------------------------
+    def function_name(self, sfi: Optional[int]) -> str:
+        """SharedFunctionInfo::Name(), cached per SharedFunctionInfo."""
+        if sfi is None:
+            return ""
+        if sfi not in self._function_names:
+            self._function_names[sfi] = self.heap.function_name(sfi)
+        return self._function_names[sfi]

@@ -1,0 +1,202 @@
+"""Drives the scanner over a core: meta maps, then maps, then every object per map.
+
+Picks the compiled `_scan` extension, or its plain-Python twin `_scan_py` when
+V8SCAN_PUREPYTHON=1 is set or no compiled extension is installed. Knows the layout, never
+names anything: naming happens once per map afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+from . import _scan_py
+from .core import AddressSpace
+from .errors import NoV8HeapError, Warnings
+from .layout import Layout
+
+Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+
+
+def scanner_module(warnings: Optional[Warnings] = None):
+    """The compiled scanner, or the Python twin (V8SCAN_PUREPYTHON=1, or no compiler)."""
+    if os.environ.get("V8SCAN_PUREPYTHON"):
+        return _scan_py
+    try:
+        from . import _scan  # type: ignore[attr-defined]
+    except ImportError:
+        if warnings is not None:
+            warnings.add("the compiled scanner is not installed; using the slow Python scanner")
+        return _scan_py
+    return _scan
+
+
+@dataclass
+class HeapScan:
+    """Objects found per map. Arrays are parallel and ordered by map address."""
+
+    maps: np.ndarray            # untagged map addresses, sorted
+    instance_types: np.ndarray  # per map
+    size_known: np.ndarray      # per map: False where the object size could not be computed
+    counts: np.ndarray          # objects per map
+    sizes: np.ndarray           # bytes per map
+    meta_maps: np.ndarray
+    collected: np.ndarray       # objects named one by one: functions, prototypes, ...
+    bytes_scanned: int
+    young_bytes: int            # young-generation bytes not scanned
+
+
+def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
+              progress: Optional[Progress] = None,
+              collect: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None,
+              ) -> HeapScan:
+    """Find every V8 heap object in `memory` and count objects and bytes per map.
+
+    `collect(maps, instance_types)` returns a boolean mask of the maps whose objects'
+    addresses are wanted (HeapScan.collected), for naming them one by one.
+    """
+    impl = scanner_module(warnings)
+    data = memory.as_array()
+    segments, young_bytes = heap_areas(memory, layout)
+    if len(segments) == 0:
+        raise NoV8HeapError("no V8 heap pages found in the core",
+                            hint="is this a core of a node process?")
+    meta = impl.find_meta_maps(data, segments, layout.map_type, layout.map_instance_type)
+    if len(meta) == 0:
+        raise NoV8HeapError("no V8 heap found in the core (no meta map)",
+                            hint="is this a core of a node process?")
+    map_size = memory.u8(int(meta[0]) + layout.map_instance_size_in_words) * layout.tagged_size
+    candidates = impl.find_maps(data, segments, np.asarray(meta, dtype=np.uint64), map_size)
+    maps, types, sizes = _valid_maps(memory, layout, np.union1d(candidates, meta))
+    kinds, fixed, flags = _size_rules(layout, types, sizes)
+    if collect is not None:
+        flags[collect(maps, types)] |= _scan_py.MAP_COLLECT
+    params = _scan_params(layout)
+    keys = maps + np.uint64(1)
+    counts = np.zeros(len(maps), dtype=np.int64)
+    total_sizes = np.zeros(len(maps), dtype=np.int64)
+    total = int(segments[:, 2].sum())
+    done = 0
+    collected = []
+    for i, area_bytes in enumerate(segments[:, 2].tolist()):
+        c, s, f = impl.count_objects(data, segments, keys, kinds, fixed, flags, params, i, i + 1)
+        counts += c
+        total_sizes += s
+        collected.append(f)
+        done += area_bytes
+        if progress is not None:
+            progress(done, total)
+    return HeapScan(maps, types, kinds != _scan_py.SIZE_UNKNOWN, counts, total_sizes,
+                    np.asarray(meta, dtype=np.uint64), np.concatenate(collected), total,
+                    young_bytes)
+
+
+def heap_areas(memory: AddressSpace, layout: Layout) -> tuple[np.ndarray, int]:
+    """Object areas of the old-generation V8 heap pages, as (vaddr, file offset, size) rows,
+    and the number of young-generation bytes left out.
+
+    A page is a chunk aligned to the page alignment whose header holds its own size (a
+    multiple of 4 KB; read-only pages are smaller than a regular page) and an
+    [area_start, area_end) inside it. Scanning only these areas keeps malloc arenas, stacks
+    and the binary's data, where stray words can look like objects, out of the census.
+    Young-generation pages are left out: past the allocation top they hold objects a
+    scavenge already dropped, and a leak lives in the old generation anyway.
+    """
+    align = layout.page_alignment
+    rows = []
+    young_bytes = 0
+    for seg in memory.segments:
+        first = (seg.vaddr + align - 1) // align * align
+        for base in range(first, seg.end, align):
+            size = memory.u64(base + layout.chunk_size)
+            start = memory.u64(base + layout.chunk_area_start)
+            end = memory.u64(base + layout.chunk_area_end)
+            # heap_ is 0 on read-only pages (shared between isolates), so it is not checked.
+            if None in (size, start, end) or size == 0 or size % 4096:
+                continue
+            if not base < start < end <= base + size or start & 7:
+                continue
+            end = min(end, seg.end)  # a page can run past what the core holds
+            if start >= end:
+                continue
+            if (memory.u64(base + layout.chunk_flags) or 0) & layout.young_generation_mask:
+                young_bytes += end - start
+                continue
+            rows.append((start, seg.offset + start - seg.vaddr, end - start))
+    return np.array(rows, dtype=np.uint64).reshape(-1, 3), young_bytes
+
+
+def _valid_maps(memory: AddressSpace, layout: Layout, candidates: np.ndarray):
+    """Keep candidates that look like real maps: a known instance type and descriptors."""
+    max_type = max(layout.type_names)
+    keep, types, sizes = [], [], []
+    for address in candidates.tolist():
+        t = memory.u16(address + layout.map_instance_type)
+        words = memory.u8(address + layout.map_instance_size_in_words)
+        descriptors = memory.u64(address + layout.map_instance_descriptors)
+        prototype = memory.u64(address + layout.map_prototype)
+        if t is None or t > max_type or words is None or descriptors is None or prototype is None:
+            continue
+        # instance_descriptors and prototype are always heap objects (or null, itself one).
+        if descriptors & 3 != 1 or prototype & 3 != 1:
+            continue
+        keep.append(address)
+        types.append(t)
+        sizes.append(words * layout.tagged_size)
+    return (np.array(keep, dtype=np.uint64), np.array(types, dtype=np.int64),
+            np.array(sizes, dtype=np.int64))
+
+
+def _size_rules(layout: Layout, types: np.ndarray, instance_sizes: np.ndarray):
+    """Per map: how to size its objects, the fixed size, and scanner flags."""
+    n = len(types)
+    kinds = np.full(n, _scan_py.SIZE_UNKNOWN, dtype=np.uint8)
+    flags = np.zeros(n, dtype=np.uint8)
+    for i, (t, size) in enumerate(zip(types.tolist(), instance_sizes.tolist())):
+        kinds[i] = _size_kind(layout, t, size)
+        if layout.is_js_receiver(t):
+            flags[i] |= _scan_py.MAP_JS_RECEIVER
+        if t in (layout.free_space_type, layout.filler_type):
+            flags[i] |= _scan_py.MAP_FILLER
+    return kinds, instance_sizes.astype(np.int64), flags
+
+
+def _size_kind(layout: Layout, t: int, instance_size: int) -> int:
+    if layout.is_string(t) and layout.string_representation(t) == layout.seq_string_tag:
+        return _scan_py.SIZE_ONE_BYTE if layout.is_one_byte_string(t) else _scan_py.SIZE_TWO_BYTE
+    if instance_size > 0:
+        return _scan_py.SIZE_FIXED
+    if layout.is_fixed_array(t) or layout.is_context(t):
+        return _scan_py.SIZE_FIXED_ARRAY
+    if layout.weak_fixed_array_type <= t <= layout.last_weak_fixed_array_type:
+        return _scan_py.SIZE_FIXED_ARRAY
+    rules = {
+        layout.byte_array_type: _scan_py.SIZE_BYTE_ARRAY,
+        layout.fixed_double_array_type: _scan_py.SIZE_DOUBLE_ARRAY,
+        layout.free_space_type: _scan_py.SIZE_FREE_SPACE,
+        layout.property_array_type: _scan_py.SIZE_PROPERTY_ARRAY,
+        layout.descriptor_array_type: _scan_py.SIZE_DESCRIPTORS,
+        layout.descriptor_array_type + 1: _scan_py.SIZE_DESCRIPTORS,  # StrongDescriptorArray
+        layout.weak_array_list_type: _scan_py.SIZE_WEAK_ARRAY_LIST,
+    }
+    return rules.get(t, _scan_py.SIZE_UNKNOWN)
+
+
+def _scan_params(layout: Layout) -> np.ndarray:
+    p = np.zeros(_scan_py.P_COUNT, dtype=np.int64)
+    p[_scan_py.P_TAGGED_SIZE] = layout.tagged_size
+    p[_scan_py.P_HEADER_SIZE] = layout.fixed_array_header
+    p[_scan_py.P_LENGTH_OFFSET] = layout.fixed_array_length
+    p[_scan_py.P_STRING_LENGTH_OFFSET] = layout.string_length
+    p[_scan_py.P_STRING_CHARS_OFFSET] = layout.seq_one_byte_chars
+    p[_scan_py.P_PROPERTIES_OFFSET] = layout.js_properties
+    p[_scan_py.P_ELEMENTS_OFFSET] = layout.js_elements
+    p[_scan_py.P_DESCRIPTORS_HEADER] = layout.descriptor_array_header
+    p[_scan_py.P_DESCRIPTOR_ENTRY] = layout.descriptor_size * layout.tagged_size
+    p[_scan_py.P_DESCRIPTORS_COUNT_OFFSET] = layout.descriptor_count
+    p[_scan_py.P_PROPERTY_ARRAY_MASK] = layout.property_array_length_mask
+    p[_scan_py.P_WEAK_LIST_HEADER] = layout.weak_array_list_header
+    return p
