@@ -61,6 +61,9 @@ def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
     impl = scanner_module(warnings)
     data = memory.as_array()
     segments, young_bytes = heap_areas(memory, layout)
+    if young_bytes:
+        warnings.add(f"{young_bytes:,} bytes of young-generation pages were not scanned: "
+                     "objects allocated since the last garbage collection are not counted")
     if len(segments) == 0:
         raise NoV8HeapError("no V8 heap pages found in the core",
                             hint="is this a core of a node process?")

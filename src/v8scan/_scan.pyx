@@ -1,0 +1,295 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The hot loop: find V8 heap objects by their tagged map pointers, without the GIL.
+
+Mirrors `_scan_py.py` function for function (that twin is the test oracle). Inputs are the
+whole core as one read-only byte view plus a table of areas (vaddr, file offset, size);
+every read is checked against its area, whatever the bytes say.
+"""
+
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint64_t
+from libc.string cimport memcpy
+
+import numpy as np
+
+from ._scan_py import (  # one definition of the constants, shared with the twin
+    MAP_COLLECT, MAP_FILLER, MAP_JS_RECEIVER, P_COUNT, SIZE_UNKNOWN,
+)
+
+cdef enum SizeKind:
+    SIZE_FIXED = 0
+    SIZE_FIXED_ARRAY = 1
+    SIZE_BYTE_ARRAY = 2
+    SIZE_DOUBLE_ARRAY = 3
+    SIZE_ONE_BYTE = 4
+    SIZE_TWO_BYTE = 5
+    SIZE_FREE_SPACE = 6
+    SIZE_PROPERTY_ARRAY = 7
+    SIZE_DESCRIPTORS = 8
+    SIZE_WEAK_ARRAY_LIST = 9
+    SIZE_UNKNOWN_KIND = 10
+
+cdef enum:  # indexes into the parameter vector (as in _scan_py)
+    P_TAGGED_SIZE = 0
+    P_HEADER_SIZE = 1
+    P_LENGTH_OFFSET = 2
+    P_STRING_LENGTH_OFFSET = 3
+    P_STRING_CHARS_OFFSET = 4
+    P_PROPERTIES_OFFSET = 5
+    P_ELEMENTS_OFFSET = 6
+    P_DESCRIPTORS_HEADER = 7
+    P_DESCRIPTOR_ENTRY = 8
+    P_DESCRIPTORS_COUNT_OFFSET = 9
+    P_PROPERTY_ARRAY_MASK = 10
+    P_WEAK_LIST_HEADER = 11
+
+cdef enum:
+    FLAG_JS_RECEIVER = 1
+    FLAG_FILLER = 2
+    FLAG_COLLECT = 4
+
+cdef int64_t MAX_OBJECT_SIZE = 1 << 31
+
+assert (MAP_JS_RECEIVER, MAP_FILLER, MAP_COLLECT, SIZE_UNKNOWN) == (
+    FLAG_JS_RECEIVER, FLAG_FILLER, FLAG_COLLECT, SIZE_UNKNOWN_KIND)
+
+
+cdef inline uint64_t load64(const uint8_t* p) noexcept nogil:
+    cdef uint64_t v
+    memcpy(&v, p, 8)
+    return v
+
+
+cdef inline int64_t round_up(int64_t n, int64_t to) noexcept nogil:
+    return (n + to - 1) // to * to
+
+
+# --- an open-addressing hash of tagged map pointers: a few instructions per word ---------
+cdef struct MapTable:
+    uint64_t* keys
+    int64_t* values
+    uint64_t mask
+
+
+cdef inline uint64_t hash_word(uint64_t w) noexcept nogil:
+    return ((w >> 3) * <uint64_t>0x9E3779B97F4A7C15) >> 20
+
+
+cdef inline int64_t table_find(MapTable* t, uint64_t w) noexcept nogil:
+    cdef uint64_t i = hash_word(w) & t.mask
+    while t.keys[i] != 0:
+        if t.keys[i] == w:
+            return t.values[i]
+        i = (i + 1) & t.mask
+    return -1
+
+
+cdef class _Table:
+    """Owns the arrays behind a MapTable."""
+    cdef object keys_array, values_array
+    cdef MapTable table
+
+    def __init__(self, const uint64_t[::1] map_keys):
+        cdef Py_ssize_t n = map_keys.shape[0], size = 16, i
+        cdef uint64_t slot
+        while size < 2 * n + 1:
+            size *= 2
+        self.keys_array = np.zeros(size, dtype=np.uint64)
+        self.values_array = np.full(size, -1, dtype=np.int64)
+        cdef uint64_t[::1] keys = self.keys_array
+        cdef int64_t[::1] values = self.values_array
+        for i in range(n):
+            slot = hash_word(map_keys[i]) & (size - 1)
+            while keys[slot] != 0:
+                slot = (slot + 1) & (size - 1)
+            keys[slot] = map_keys[i]
+            values[slot] = i
+        self.table.keys = &keys[0]
+        self.table.values = &values[0]
+        self.table.mask = size - 1
+
+
+# --- areas: translate a virtual address to a byte position, or fail ------------------
+cdef struct Areas:
+    const uint64_t* rows   # n rows of (vaddr, file offset, size), sorted by vaddr
+    Py_ssize_t n
+
+
+cdef inline int64_t area_position(Areas* a, uint64_t address, uint64_t length) noexcept nogil:
+    """File position of `length` bytes at `address`, or -1 if they are not all in one area."""
+    cdef Py_ssize_t lo = 0, hi = a.n, mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a.rows[3 * mid] <= address:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo == 0:
+        return -1
+    lo -= 1
+    if address + length > a.rows[3 * lo] + a.rows[3 * lo + 2]:
+        return -1
+    return <int64_t>(a.rows[3 * lo + 1] + address - a.rows[3 * lo])
+
+
+cdef inline bint points_to_object(const uint8_t* data, Areas* areas, MapTable* maps,
+                                  uint64_t tagged) noexcept nogil:
+    cdef int64_t pos
+    if tagged & 3 != 1:
+        return False
+    pos = area_position(areas, tagged - 1, 8)
+    return pos >= 0 and table_find(maps, load64(data + pos)) >= 0
+
+
+cdef inline int64_t smi_value(uint64_t word) noexcept nogil:
+    if word & <uint64_t>0xFFFFFFFF:
+        return -1
+    return <int64_t>(<int32_t>(word >> 32))
+
+
+cdef inline int64_t object_size(const uint8_t* data, int64_t pos, int kind, int64_t fixed,
+                                const int64_t* p) noexcept nogil:
+    cdef int64_t tagged = p[P_TAGGED_SIZE], value
+    cdef int32_t length
+    cdef int16_t count
+    if kind == SIZE_FIXED:
+        return fixed
+    if kind == SIZE_UNKNOWN_KIND:
+        return tagged
+    if kind == SIZE_ONE_BYTE or kind == SIZE_TWO_BYTE:
+        memcpy(&length, data + pos + p[P_STRING_LENGTH_OFFSET], 4)
+        if length < 0:
+            return -1
+        return round_up(p[P_STRING_CHARS_OFFSET] + (1 if kind == SIZE_ONE_BYTE else 2) * <int64_t>length, tagged)
+    if kind == SIZE_DESCRIPTORS:
+        memcpy(&count, data + pos + p[P_DESCRIPTORS_COUNT_OFFSET], 2)
+        if count < 0:
+            return -1
+        return p[P_DESCRIPTORS_HEADER] + <int64_t>count * p[P_DESCRIPTOR_ENTRY]
+    value = smi_value(load64(data + pos + p[P_LENGTH_OFFSET]))
+    if value < 0 or value >= MAX_OBJECT_SIZE:
+        return -1  # the length is not a plausible Smi: not an object
+    if kind == SIZE_FIXED_ARRAY:
+        return p[P_HEADER_SIZE] + value * tagged
+    if kind == SIZE_BYTE_ARRAY:
+        return round_up(p[P_HEADER_SIZE] + value, tagged)
+    if kind == SIZE_DOUBLE_ARRAY:
+        return p[P_HEADER_SIZE] + value * 8
+    if kind == SIZE_FREE_SPACE:
+        return value
+    if kind == SIZE_PROPERTY_ARRAY:
+        return p[P_HEADER_SIZE] + (value & p[P_PROPERTY_ARRAY_MASK]) * tagged
+    if kind == SIZE_WEAK_ARRAY_LIST:
+        return p[P_WEAK_LIST_HEADER] + value * tagged
+    return -1
+
+
+def find_meta_maps(const uint8_t[::1] data, const uint64_t[:, ::1] segments, int map_type,
+                   int instance_type_offset):
+    """Addresses of maps whose map word points to themselves and whose type is MAP_TYPE."""
+    found = []
+    cdef Py_ssize_t s, i, n
+    cdef uint64_t vaddr, offset, size
+    cdef uint16_t t
+    for s in range(segments.shape[0]):
+        vaddr, offset, size = segments[s, 0], segments[s, 1], segments[s, 2]
+        n = size // 8
+        for i in range(n):
+            if load64(&data[offset + 8 * i]) == vaddr + 8 * i + 1 and \
+                    8 * i + instance_type_offset + 2 <= size:
+                memcpy(&t, &data[offset + 8 * i + instance_type_offset], 2)
+                if t == map_type:
+                    found.append(vaddr + 8 * i)
+    return np.array(found, dtype=np.uint64)
+
+
+def find_maps(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
+              const uint64_t[::1] meta_maps, int64_t map_size):
+    """Addresses of every object whose map is one of `meta_maps` (untagged addresses)."""
+    found = []
+    cdef Py_ssize_t s, i, j, n, m = meta_maps.shape[0]
+    cdef uint64_t vaddr, offset, size, w
+    for s in range(segments.shape[0]):
+        vaddr, offset, size = segments[s, 0], segments[s, 1], segments[s, 2]
+        n = size // 8
+        for i in range(n):
+            w = load64(&data[offset + 8 * i])
+            for j in range(m):
+                if w == meta_maps[j] + 1 and <int64_t>(8 * i) + map_size <= <int64_t>size:
+                    found.append(vaddr + 8 * i)
+                    break
+    return np.array(found, dtype=np.uint64)
+
+
+def count_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
+                  const uint64_t[::1] map_keys, const uint8_t[::1] size_kind,
+                  const int64_t[::1] fixed_size, const uint8_t[::1] map_flags,
+                  const int64_t[::1] params, Py_ssize_t start=0, Py_ssize_t stop=-1):
+    """Walk areas [start, stop) and count objects per map; see `_scan_py.count_objects`."""
+    if params.shape[0] < P_COUNT:
+        raise ValueError("too few scan parameters")
+    cdef Py_ssize_t n_maps = map_keys.shape[0]
+    counts_array = np.zeros(n_maps, dtype=np.int64)
+    sizes_array = np.zeros(n_maps, dtype=np.int64)
+    cdef int64_t[::1] counts = counts_array
+    cdef int64_t[::1] sizes = sizes_array
+    cdef _Table table = _Table(map_keys)
+    cdef Areas areas
+    areas.rows = &segments[0, 0] if segments.shape[0] else NULL
+    areas.n = segments.shape[0]
+    if stop < 0:
+        stop = segments.shape[0]
+    cdef const uint8_t* base = &data[0]
+    cdef const int64_t* p = &params[0]
+    cdef Py_ssize_t s
+    cdef int64_t pos, end, obj_size, m
+    cdef uint64_t w, vaddr
+    cdef int kind, flags
+    cdef int64_t collected_n = 0, collected_cap = 1024
+    collected_array = np.zeros(collected_cap, dtype=np.uint64)
+    cdef uint64_t[::1] collected = collected_array
+    for s in range(start, stop):
+        vaddr = segments[s, 0]
+        pos = segments[s, 1]
+        end = pos + <int64_t>(segments[s, 2] // 8 * 8)
+        with nogil:
+            while pos + 8 <= end:
+                w = load64(base + pos)
+                if w & 3 != 1:
+                    pos += 8
+                    continue
+                m = table_find(&table.table, w)
+                if m < 0:
+                    pos += 8
+                    continue
+                kind = size_kind[m]
+                obj_size = object_size(base, pos, kind, fixed_size[m], p)
+                if obj_size <= 0 or pos + obj_size > end:
+                    pos += 8  # a stray word: the object it claims does not fit the area
+                    continue
+                flags = map_flags[m]
+                if flags & FLAG_JS_RECEIVER:
+                    w = load64(base + pos + p[P_PROPERTIES_OFFSET])
+                    # a Smi (identity hash) is fine; a pointer must be a heap object
+                    if (w & 3 != 0 and not points_to_object(base, &areas, &table.table, w)) or \
+                            not points_to_object(base, &areas, &table.table,
+                                                 load64(base + pos + p[P_ELEMENTS_OFFSET])):
+                        pos += 8
+                        continue
+                if flags & FLAG_FILLER:
+                    pos += obj_size
+                    continue
+                counts[m] += 1
+                if flags & FLAG_COLLECT:
+                    if collected_n == collected_cap:
+                        with gil:
+                            collected_cap *= 2
+                            collected_array = np.resize(collected_array, collected_cap)
+                            collected = collected_array
+                    collected[collected_n] = vaddr + <uint64_t>(pos - <int64_t>segments[s, 1])
+                    collected_n += 1
+                if kind != SIZE_UNKNOWN_KIND:
+                    sizes[m] += obj_size
+                    pos += obj_size
+                else:
+                    pos += 8
+    return counts_array, sizes_array, collected_array[:collected_n].copy()

@@ -1,0 +1,234 @@
+"""The `v8scan` command. Each command only wires options to the library and a renderer.
+
+Errors: a V8ScanError becomes one line on stderr (with a hint) and exit code 2; --debug
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from typing import Callable, Optional
+
+import click
+
+from . import __version__
+
+EXIT_BAD_INPUT = 2
+
+
+class _Progress:
+    """A one-line progress bar on stderr, shown only on a terminal after the first second."""
+
+    def __init__(self, enabled: bool, label: str) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.label = label
+        self.start = time.monotonic()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or time.monotonic() - self.start < 1.0:
+            return
+        self.shown = True
+        width = 30
+        filled = int(width * done / max(total, 1))
+        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
+                         f"{done / 2**30:.2f}/{total / 2**30:.2f} GiB")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r" + " " * 79 + "\r")
+
+
+def _run(action: Callable[[], None], debug: bool) -> None:
+    from .errors import V8ScanError
+    try:
+        action()
+    except V8ScanError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"v8scan: error: {exc}", err=True)
+        if exc.hint:
+            click.echo(f"v8scan: hint: {exc.hint}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except KeyboardInterrupt:
+        click.echo("v8scan: interrupted", err=True)
+        sys.exit(130)
+
+
+def _warn(warnings) -> None:
+    for w in warnings:
+        click.echo(f"v8scan: warning: {w}", err=True)
+
+
+def _histogram(core: str, node: Optional[str], force: bool, quiet: bool):
+    from .dump import open_dump
+    with open_dump(core, node=node, force=force) as dump:
+        bar = _Progress(not quiet, os.path.basename(core))
+        try:
+            return dump.histogram(progress=bar)
+        finally:
+            bar.close()
+
+
+node_option = click.option("--node", "node", metavar="PATH",
+                           help="The node executable the core ran (default: the path the "
+                                "core records).")
+force_option = click.option("--force", is_flag=True,
+                            help="Go on even if the node binary's build-id does not match.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+top_option = click.option("--top", type=click.IntRange(min=1), metavar="N",
+                          help="Show only the first N rows.")
+debug_option = click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="v8scan")
+def main() -> None:
+    """Find memory leaks in Node.js from core dumps.
+
+    Take two cores of a leaking process (gcore PID), then ask what is on the V8 heap and
+    what grew:
+
+    \b
+      v8scan histogram core.1234
+      v8scan diff core.1234 core.5678
+      v8scan info core.1234
+      v8scan demo                      # try it on a bundled leaking service
+    """
+
+
+@main.command()
+@click.argument("core", type=click.Path(dir_okay=False))
+@node_option
+@force_option
+@click.option("--sort", type=click.Choice(["size", "count"]), default="size", show_default=True,
+              help="Order rows by total bytes or by object count.")
+@top_option
+@json_option
+@quiet_option
+@debug_option
+def histogram(core, node, force, sort, top, as_json, quiet, debug):
+    """What is on the V8 heap of CORE: count, bytes, kind and constructor.
+
+    Objects are grouped as a V8 heap snapshot groups them: JS objects by constructor name,
+    functions by function name, everything else by V8 type. Bytes are shallow sizes.
+
+    \b
+    Example:
+      v8scan histogram core.1234 --top 20 --sort count
+    """
+    from .render import histogram_json, histogram_text
+
+    def action():
+        h = _histogram(core, node, force, quiet or as_json)
+        _warn(h.warnings)
+        click.echo(histogram_json(h, sort, top) if as_json else histogram_text(h, sort, top))
+    _run(action, debug)
+
+
+@main.command()
+@click.argument("before", type=click.Path(dir_okay=False))
+@click.argument("after", type=click.Path(dir_okay=False))
+@node_option
+@force_option
+@click.option("--sort", type=click.Choice(["count", "size"]), default="count", show_default=True,
+              help="Order rows by growth in object count or in bytes.")
+@top_option
+@json_option
+@quiet_option
+@debug_option
+def diff(before, after, node, force, sort, top, as_json, quiet, debug):
+    """What grew on the V8 heap between two cores of one process, biggest growth first.
+
+    \b
+    Example:
+      v8scan diff core.1234 core.5678 --top 10
+    """
+    from .census import diff as diff_histograms
+    from .render import diff_json, diff_text
+
+    def action():
+        d = diff_histograms(_histogram(before, node, force, quiet or as_json),
+                            _histogram(after, node, force, quiet or as_json))
+        _warn(d.warnings)
+        click.echo(diff_json(d, sort, top) if as_json else diff_text(d, sort, top))
+    _run(action, debug)
+
+
+@main.command()
+@click.argument("core", type=click.Path(dir_okay=False))
+@node_option
+@force_option
+@json_option
+@debug_option
+def info(core, node, force, as_json, debug):
+    """Node.js and V8 versions, node binary, segments and V8 heap pages of CORE.
+
+    \b
+    Example:
+      v8scan info core.1234
+    """
+    from .dump import open_dump
+    from .render import info_json, info_text
+
+    def action():
+        with open_dump(core, node=node, force=force) as dump:
+            details = dump.info()
+            _warn(dump.warnings)
+        click.echo(info_json(details) if as_json else info_text(details))
+    _run(action, debug)
+
+
+@main.command()
+@click.option("--seconds", type=click.FloatRange(min=0.5), default=3.0, show_default=True,
+              help="Time between the two cores.")
+@click.option("--keep", is_flag=True, help="Keep the two cores (printed at the end).")
+@top_option
+@debug_option
+def demo(seconds, top, keep, debug):
+    """Run a bundled leaking Node.js service, take two cores, and show what leaks.
+
+    Needs node and gdb (gcore). The cores (about 1 GB each) go to a temporary directory
+    that is removed afterwards unless --keep is given.
+
+    \b
+    Example:
+      v8scan demo --seconds 5
+    """
+    from .census import diff as diff_histograms
+    from .demo import run_demo
+    from .render import diff_text, histogram_text
+
+    def action():
+        workdir = tempfile.mkdtemp(prefix="v8scan-demo-")
+        try:
+            first, second = run_demo(workdir, seconds, lambda m: click.echo(f"* {m}"))
+            before = _histogram(first, None, False, False)
+            after = _histogram(second, None, False, False)
+            click.echo(f"\nHistogram of {second} (top {top or 15} by bytes):\n")
+            click.echo(histogram_text(after, "size", top or 15))
+            d = diff_histograms(before, after)
+            click.echo(f"\nWhat grew in {seconds:g} s (top {top or 10} by count):\n")
+            click.echo(diff_text(d, "count", top or 10))
+            leaders = [r for r in d.sorted("count") if r.kind == "object"]
+            if leaders:
+                click.echo(f"\nThe leak: {leaders[0].name} grew by {leaders[0].count_delta:+,} "
+                           f"objects ({leaders[0].size_delta:+,} bytes) in {seconds:g} s.")
+            _warn(d.warnings)
+        finally:
+            if keep:
+                click.echo(f"\ncores kept in {workdir}")
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
+    _run(action, debug)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Text tables and JSON for histograms, diffs and info. The JSON contract lives here only.
+
+histogram --json: {"core", "node_version", "rows": [{"kind", "name", "count", "size"}]}
+diff --json:      {"before", "after", "rows": [{"kind", "name", "count_before", "count_after",
+                   "count_delta", "size_before", "size_after", "size_delta"}]}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Optional
+
+from .census import Diff, Histogram
+from .dump import DumpInfo
+
+
+def histogram_json(h: Histogram, by: str = "size", top: Optional[int] = None) -> str:
+    rows = h.sorted(by)[:top] if top else h.sorted(by)
+    return json.dumps({
+        "core": h.core,
+        "node_version": h.node_version,
+        "rows": [{"kind": r.kind, "name": r.name, "count": r.count, "size": r.size} for r in rows],
+    }, indent=1)
+
+
+def diff_json(d: Diff, by: str = "count", top: Optional[int] = None) -> str:
+    rows = d.sorted(by)[:top] if top else d.sorted(by)
+    return json.dumps({
+        "before": d.before,
+        "after": d.after,
+        "rows": [{"kind": r.kind, "name": r.name, "count_before": r.count_before,
+                  "count_after": r.count_after, "count_delta": r.count_delta,
+                  "size_before": r.size_before, "size_after": r.size_after,
+                  "size_delta": r.size_delta} for r in rows],
+    }, indent=1)
+
+
+def info_json(info: DumpInfo) -> str:
+    return json.dumps(asdict(info), indent=1)
+
+
+def histogram_text(h: Histogram, by: str = "size", top: Optional[int] = None) -> str:
+    rows = h.sorted(by)
+    shown = rows[:top] if top else rows
+    lines = [f"{'Count':>10}  {'Bytes':>14}  {'Kind':<20}  Name"]
+    for r in shown:
+        size = f"{r.size:,}" + ("" if r.size_known else "+")
+        lines.append(f"{r.count:>10,}  {size:>14}  {r.kind:<20}  {_name(r.name)}")
+    if len(shown) < len(rows):
+        lines.append(f"{'':>10}  {'':>14}  {'':<20}  ... {len(rows) - len(shown):,} more rows")
+    lines.append(f"{h.total_count:>10,}  {h.total_size:>14,}  {'total':<20}  "
+                 f"Node {h.node_version}, V8 {h.v8_version}")
+    if any(not r.size_known for r in shown):
+        lines.append("(+: some objects of that row are of a type whose size v8scan does not "
+                     "compute; their bytes are not counted)")
+    return "\n".join(lines)
+
+
+def diff_text(d: Diff, by: str = "count", top: Optional[int] = None) -> str:
+    rows = d.sorted(by)
+    shown = rows[:top] if top else rows
+    lines = [f"{'Count +/-':>10}  {'Bytes +/-':>14}  {'Before':>10}  {'After':>10}  "
+             f"{'Kind':<20}  Name"]
+    for r in shown:
+        lines.append(f"{r.count_delta:>+10,}  {r.size_delta:>+14,}  {r.count_before:>10,}  "
+                     f"{r.count_after:>10,}  {r.kind:<20}  {_name(r.name)}")
+    if len(shown) < len(rows):
+        lines.append(f"... {len(rows) - len(shown):,} more rows")
+    lines.append(f"{sum(r.count_delta for r in rows):>+10,}  "
+                 f"{sum(r.size_delta for r in rows):>+14,}  total")
+    return "\n".join(lines)
+
+
+def info_text(info: DumpInfo) -> str:
+    match = {True: "matches the core", False: "DOES NOT match the core (--force)",
+             None: "not verified"}[info.build_id_matches]
+    checked = "" if info.version_checked else "  (not checked by v8scan: counts may be off)"
+    return "\n".join([
+        f"core            {info.core} ({info.core_bytes:,} bytes)",
+        f"process         {info.process_name}  [{info.process_args}]",
+        f"node binary     {info.node_binary}",
+        f"build-id        {info.build_id or '?'} ({match})",
+        f"Node.js         {info.node_version}",
+        f"V8              {info.v8_version}{checked}",
+        f"segments        {info.segments} ({info.memory_bytes:,} bytes of memory)",
+        f"V8 heap pages   {info.heap_pages} ({info.heap_bytes:,} bytes old generation, "
+        f"{info.young_bytes:,} bytes young generation)",
+    ])
+
+
+def _name(name: str) -> str:
+    return name if name else "(anonymous)"
