@@ -57,6 +57,9 @@ class AddressSpace:
         self.buffer = buffer
         self.segments = sorted(segments, key=lambda s: s.vaddr)
         self._starts = [s.vaddr for s in self.segments]
+        self._start_array = np.array(self._starts, dtype=np.uint64)
+        self._end_array = np.array([s.end for s in self.segments], dtype=np.uint64)
+        self._offset_array = np.array([s.offset for s in self.segments], dtype=np.uint64)
         self.view = memoryview(buffer)
 
     def segment_at(self, address: int) -> Optional[Segment]:
@@ -86,9 +89,6 @@ class AddressSpace:
     def u16(self, address: int) -> Optional[int]:
         return self._unpack("<H", address)
 
-    def i16(self, address: int) -> Optional[int]:
-        return self._unpack("<h", address)
-
     def u32(self, address: int) -> Optional[int]:
         return self._unpack("<I", address)
 
@@ -98,20 +98,14 @@ class AddressSpace:
     def u64(self, address: int) -> Optional[int]:
         return self._unpack("<Q", address)
 
-    def f64(self, address: int) -> Optional[float]:
-        raw = self.read(address, 8)
-        return None if raw is None else struct.unpack("<d", raw)[0]
-
     def u64_many(self, addresses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Vectorised u64 reads: (values, found), found False where memory is missing."""
         addresses = np.asarray(addresses, dtype=np.uint64)
-        starts = np.array(self._starts, dtype=np.uint64)
-        idx = np.searchsorted(starts, addresses, side="right") - 1
+        idx = np.searchsorted(self._start_array, addresses, side="right") - 1
         safe = np.clip(idx, 0, None)
-        ends = np.array([s.end for s in self.segments], dtype=np.uint64)[safe]
-        offsets = np.array([s.offset for s in self.segments], dtype=np.uint64)[safe]
-        found = (idx >= 0) & (addresses + np.uint64(8) <= ends)
-        positions = np.where(found, offsets + addresses - starts[safe], 0).astype(np.int64)
+        found = (idx >= 0) & (addresses + np.uint64(8) <= self._end_array[safe])
+        positions = np.where(found, self._offset_array[safe] + addresses
+                             - self._start_array[safe], 0).astype(np.int64)
         data = self.as_array()
         gathered = data[positions[:, None] + np.arange(8)].copy().view("<u8").ravel()
         return np.where(found, gathered, 0).astype(np.uint64), found
@@ -149,8 +143,8 @@ class CoreFile:
         size = os.fstat(self._file.fileno()).st_size
         if size == 0:
             raise CoreFormatError(self.path, "the file is empty")
-        with open(self.path, "rb") as probe:
-            magic = probe.read(4)
+        magic = self._file.read(4)
+        self._file.seek(0)
         if magic != b"\x7fELF":
             raise CoreFormatError(self.path, "not an ELF file (no ELF magic)")
         try:

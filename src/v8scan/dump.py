@@ -109,27 +109,23 @@ class Dump:
         """Count and shallow size of live-looking V8 objects by kind and name."""
         scan = self.scan(progress)
         namer = self.namer
-        per_object = set(np.unique(self._maps_of(scan.collected)).tolist())
         labelled = []
-        for map_addr, t, count, size, known in zip(
+        for map_addr, t, count, size, known, per_object in zip(
                 scan.maps.tolist(), scan.instance_types.tolist(), scan.counts.tolist(),
-                scan.sizes.tolist(), scan.size_known.tolist()):
-            if count and map_addr not in per_object:
+                scan.sizes.tolist(), scan.size_known.tolist(), scan.per_object.tolist()):
+            if count and not per_object:
                 kind, name = namer.label_map(map_addr, t)
                 labelled.append((kind, name, count, size, known))
         labelled.extend(self._per_object_rows(scan))
         return Histogram(self.core.path, self.binary.node_version or "unknown",
                          self.binary.v8_version_string, aggregate(labelled), list(self.warnings))
 
-    def _maps_of(self, objects: np.ndarray) -> np.ndarray:
-        words, _ = self.core.memory.u64_many(objects)
-        return words - np.uint64(1)
-
     def _per_object_rows(self, scan: HeapScan):
         """Collected objects named one by one; functions once per SharedFunctionInfo."""
         if len(scan.collected) == 0:
             return []
-        maps = self._maps_of(scan.collected)
+        map_words, _ = self.core.memory.u64_many(scan.collected)
+        maps = map_words - np.uint64(1)
         map_index = np.searchsorted(scan.maps, maps)
         sizes = scan.sizes[map_index] // np.maximum(scan.counts[map_index], 1)
         types = scan.instance_types[map_index]

@@ -44,6 +44,7 @@ class HeapScan:
     counts: np.ndarray          # objects per map
     sizes: np.ndarray           # bytes per map
     meta_maps: np.ndarray
+    per_object: np.ndarray      # per map: its objects are in `collected`, named one by one
     collected: np.ndarray       # objects named one by one: functions, prototypes, ...
     bytes_scanned: int
     young_bytes: int            # young-generation bytes not scanned
@@ -75,8 +76,8 @@ def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
     candidates = impl.find_maps(data, segments, np.asarray(meta, dtype=np.uint64), map_size)
     maps, types, sizes = _valid_maps(memory, layout, np.union1d(candidates, meta))
     kinds, fixed, flags = _size_rules(layout, types, sizes)
-    if collect is not None:
-        flags[collect(maps, types)] |= _scan_py.MAP_COLLECT
+    per_object = np.zeros(len(maps), dtype=bool) if collect is None else collect(maps, types)
+    flags[per_object] |= _scan_py.MAP_COLLECT
     params = _scan_params(layout)
     keys = maps + np.uint64(1)
     counts = np.zeros(len(maps), dtype=np.int64)
@@ -93,8 +94,8 @@ def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
         if progress is not None:
             progress(done, total)
     return HeapScan(maps, types, kinds != _scan_py.SIZE_UNKNOWN, counts, total_sizes,
-                    np.asarray(meta, dtype=np.uint64), np.concatenate(collected), total,
-                    young_bytes)
+                    np.asarray(meta, dtype=np.uint64), per_object, np.concatenate(collected),
+                    total, young_bytes)
 
 
 def heap_areas(memory: AddressSpace, layout: Layout) -> tuple[np.ndarray, int]:
