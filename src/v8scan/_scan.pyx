@@ -41,6 +41,7 @@ cdef enum:  # indexes into the parameter vector (as in _scan_py)
     P_DESCRIPTORS_COUNT_OFFSET = 9
     P_PROPERTY_ARRAY_MASK = 10
     P_WEAK_LIST_HEADER = 11
+    P_FREE_SPACE_UNIT = 12
 
 cdef enum:
     FLAG_JS_RECEIVER = 1
@@ -175,7 +176,8 @@ cdef inline int64_t object_size(const uint8_t* data, int64_t pos, int kind, int6
     if kind == SIZE_DOUBLE_ARRAY:
         return p[P_HEADER_SIZE] + value * 8
     if kind == SIZE_FREE_SPACE:
-        return value
+        value *= p[P_FREE_SPACE_UNIT]
+        return value if value % tagged == 0 else -1
     if kind == SIZE_PROPERTY_ARRAY:
         return p[P_HEADER_SIZE] + (value & p[P_PROPERTY_ARRAY_MASK]) * tagged
     if kind == SIZE_WEAK_ARRAY_LIST:

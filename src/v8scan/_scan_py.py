@@ -17,7 +17,7 @@ SIZE_BYTE_ARRAY = 2     # header + length (Smi) bytes, rounded up
 SIZE_DOUBLE_ARRAY = 3   # header + length (Smi) * 8
 SIZE_ONE_BYTE = 4       # string chars offset + length (int32) bytes, rounded up
 SIZE_TWO_BYTE = 5       # string chars offset + 2 * length (int32) bytes, rounded up
-SIZE_FREE_SPACE = 6     # size (Smi) stored in the object
+SIZE_FREE_SPACE = 6     # size (Smi) stored in the object, times its unit
 SIZE_PROPERTY_ARRAY = 7  # header + (length_and_hash & mask) * tagged size
 SIZE_DESCRIPTORS = 8    # header + number_of_all_descriptors (int16) * entry size
 SIZE_WEAK_ARRAY_LIST = 9  # header + capacity (Smi) * tagged size
@@ -41,7 +41,8 @@ P_DESCRIPTOR_ENTRY = 8
 P_DESCRIPTORS_COUNT_OFFSET = 9
 P_PROPERTY_ARRAY_MASK = 10
 P_WEAK_LIST_HEADER = 11
-P_COUNT = 12
+P_FREE_SPACE_UNIT = 12      # bytes per unit of FreeSpace::size (1, or 8 from V8 13)
+P_COUNT = 13
 
 TAG_MASK = 3
 HEAP_OBJECT_TAG = 1
@@ -143,7 +144,8 @@ def _object_size(data, pos: int, kind: int, fixed: int, p: list[int]) -> int:
     if kind == SIZE_DOUBLE_ARRAY:
         return p[P_HEADER_SIZE] + value * 8
     if kind == SIZE_FREE_SPACE:
-        return value
+        value *= p[P_FREE_SPACE_UNIT]
+        return value if value % tagged == 0 else -1
     if kind == SIZE_PROPERTY_ARRAY:
         return p[P_HEADER_SIZE] + (value & p[P_PROPERTY_ARRAY_MASK]) * tagged
     if kind == SIZE_WEAK_ARRAY_LIST:

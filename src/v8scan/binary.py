@@ -30,6 +30,9 @@ VERSION_SYMBOLS = {
 }
 # process.release.sourceUrl is compiled into every official build.
 NODE_VERSION_PATTERN = re.compile(rb"/download/release/v(\d+\.\d+\.\d+)/node-v")
+# Node's V8 names itself "<major>.<minor>.<build>.<patch>-node.<n>" (V8_EMBEDDER_STRING);
+# older builds (Node 16, 18) have no Version::major_ symbols, only this string.
+V8_VERSION_PATTERN = re.compile(rb"(\d{1,2})\.(\d{1,2})\.(\d{1,4})\.(\d{1,4})-node\.\d+\0")
 
 ELF64_SYM = np.dtype(
     [("name", "<u4"), ("info", "u1"), ("other", "u1"), ("shndx", "<u2"),
@@ -87,10 +90,13 @@ def _read(path: str, f) -> NodeBinary:
                 constants[name[len(V8DBG_PREFIX):].decode()] = value
             elif name in VERSION_SYMBOLS:
                 versions[VERSION_SYMBOLS[name]] = value
-    v8_version = None
+    rodata = elf.get_section_by_name(".rodata")
+    rodata_bytes = rodata.data() if rodata is not None else b""
     if len(versions) == 4:
         v8_version = (versions["major"], versions["minor"], versions["build"], versions["patch"])
-    return NodeBinary(path, build_id, _node_version(elf), v8_version, constants)
+    else:
+        v8_version = _v8_version(rodata_bytes)
+    return NodeBinary(path, build_id, _node_version(rodata_bytes), v8_version, constants)
 
 
 def _read_symbols(f, symtab, strtab, sections):
@@ -127,9 +133,11 @@ def _offsets_of(names: bytes, prefix: bytes):
         pos = names.find(prefix, pos + 1)
 
 
-def _node_version(elf: ELFFile) -> Optional[str]:
-    rodata = elf.get_section_by_name(".rodata")
-    if rodata is None:
-        return None
-    found = NODE_VERSION_PATTERN.search(rodata.data())
+def _node_version(rodata: bytes) -> Optional[str]:
+    found = NODE_VERSION_PATTERN.search(rodata)
     return found.group(1).decode() if found else None
+
+
+def _v8_version(rodata: bytes) -> Optional[tuple[int, int, int, int]]:
+    found = V8_VERSION_PATTERN.search(rodata)
+    return tuple(int(g) for g in found.groups()) if found else None  # type: ignore[return-value]

@@ -8,15 +8,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+# What a row groups by: kind, name, and with --shapes the own property names and whether
+# they come from a dictionary-mode object.
+RowKey = tuple[str, str, tuple[str, ...], bool]
+
+
 @dataclass(frozen=True)
 class Row:
-    """Objects of one kind and name: how many and how many bytes (shallow)."""
+    """Objects of one kind and name (and shape): how many and how many bytes (shallow)."""
 
     kind: str
     name: str
     count: int
     size: int
     size_known: bool = True
+    properties: tuple[str, ...] = ()  # own property names, with --shapes
+    dictionary: bool = False          # properties read from a dictionary-mode object
+
+    @property
+    def key(self) -> RowKey:
+        return (self.kind, self.name, self.properties, self.dictionary)
 
 
 @dataclass
@@ -38,10 +49,10 @@ class Histogram:
         return sum(r.size for r in self.rows)
 
     def sorted(self, by: str = "size") -> list[Row]:
-        """Rows biggest first by `by` ('size' or 'count'), ties broken by the other, kind, name."""
+        """Rows biggest first by `by` ('size' or 'count'), ties broken by the other, then key."""
         if by == "count":
-            return sorted(self.rows, key=lambda r: (-r.count, -r.size, r.kind, r.name))
-        return sorted(self.rows, key=lambda r: (-r.size, -r.count, r.kind, r.name))
+            return sorted(self.rows, key=lambda r: (-r.count, -r.size, r.key))
+        return sorted(self.rows, key=lambda r: (-r.size, -r.count, r.key))
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,12 @@ class DiffRow:
     count_after: int
     size_before: int
     size_after: int
+    properties: tuple[str, ...] = ()
+    dictionary: bool = False
+
+    @property
+    def key(self) -> RowKey:
+        return (self.kind, self.name, self.properties, self.dictionary)
 
     @property
     def count_delta(self) -> int:
@@ -73,32 +90,33 @@ class Diff:
 
     def sorted(self, by: str = "count") -> list[DiffRow]:
         if by == "size":
-            return sorted(self.rows, key=lambda r: (-r.size_delta, -r.count_delta, r.kind, r.name))
-        return sorted(self.rows, key=lambda r: (-r.count_delta, -r.size_delta, r.kind, r.name))
+            return sorted(self.rows, key=lambda r: (-r.size_delta, -r.count_delta, r.key))
+        return sorted(self.rows, key=lambda r: (-r.count_delta, -r.size_delta, r.key))
 
 
-def aggregate(labelled: list[tuple[str, str, int, int, bool]]) -> list[Row]:
-    """Sum (kind, name, count, size, size_known) entries into one Row per kind and name."""
-    totals: dict[tuple[str, str], list] = {}
-    for kind, name, count, size, known in labelled:
+def aggregate(entries: list[tuple[RowKey, int, int, bool]]) -> list[Row]:
+    """Sum (key, count, size, size_known) entries into one Row per key."""
+    totals: dict[RowKey, list] = {}
+    for key, count, size, known in entries:
         if count == 0:
             continue
-        entry = totals.setdefault((kind, name), [0, 0, True])
+        entry = totals.setdefault(key, [0, 0, True])
         entry[0] += count
         entry[1] += size
         entry[2] = entry[2] and known
-    return [Row(k, n, c, s, known) for (k, n), (c, s, known) in totals.items()]
+    return [Row(kind, name, c, s, known, props, dictionary)
+            for (kind, name, props, dictionary), (c, s, known) in totals.items()]
 
 
 def diff(before: Histogram, after: Histogram) -> Diff:
     """Rows of both histograms side by side, unchanged rows left out."""
-    old = {(r.kind, r.name): r for r in before.rows}
-    new = {(r.kind, r.name): r for r in after.rows}
+    old = {r.key: r for r in before.rows}
+    new = {r.key: r for r in after.rows}
     rows = []
     for key in old.keys() | new.keys():
         a, b = old.get(key), new.get(key)
         row = DiffRow(key[0], key[1], a.count if a else 0, b.count if b else 0,
-                      a.size if a else 0, b.size if b else 0)
+                      a.size if a else 0, b.size if b else 0, key[2], key[3])
         if row.count_delta or row.size_delta:
             rows.append(row)
     return Diff(before.core, after.core, rows, before.warnings + [

@@ -66,12 +66,13 @@ def _warn(warnings) -> None:
         click.echo(f"v8scan: warning: {w}", err=True)
 
 
-def _histogram(core: str, node: Optional[str], force: bool, quiet: bool):
+def _histogram(core: str, node: Optional[str], force: bool, quiet: bool,
+               shapes: bool = False, everything: bool = False):
     from .dump import open_dump
     with open_dump(core, node=node, force=force) as dump:
         bar = _Progress(not quiet, os.path.basename(core))
         try:
-            return dump.histogram(progress=bar)
+            return dump.histogram(progress=bar, shapes=shapes, everything=everything)
         finally:
             bar.close()
 
@@ -86,6 +87,14 @@ top_option = click.option("--top", type=click.IntRange(min=1), metavar="N",
                           help="Show only the first N rows.")
 debug_option = click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+shapes_option = click.option(
+    "--shapes", is_flag=True,
+    help="Split JS objects by their own property names, as mdb_v8's ::findjsobjects does "
+         "(\"Object: id, genreIds\"); dictionary-mode objects are marked [dictionary].")
+all_option = click.option(
+    "--all", "everything", is_flag=True,
+    help="Forensics: also count dead objects V8 has already freed (inside free space and "
+         "in young-generation pages). Counts are then NOT what the process holds.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -111,25 +120,30 @@ def main() -> None:
 @click.option("--sort", type=click.Choice(["size", "count"]), default="size", show_default=True,
               help="Order rows by total bytes or by object count.")
 @top_option
+@shapes_option
+@all_option
 @json_option
 @quiet_option
 @debug_option
-def histogram(core, node, force, sort, top, as_json, quiet, debug):
+def histogram(core, node, force, sort, top, shapes, everything, as_json, quiet, debug):
     """What is on the V8 heap of CORE: count, bytes, kind and constructor.
 
     Objects are grouped as a V8 heap snapshot groups them: JS objects by constructor name,
     functions by function name, everything else by V8 type. Bytes are shallow sizes.
+    Only live objects are counted: free space and young-generation pages are skipped.
 
     \b
-    Example:
+    Examples:
       v8scan histogram core.1234 --top 20 --sort count
+      v8scan histogram core.1234 --shapes --top 20
     """
     from .render import histogram_json, histogram_text
 
     def action():
-        h = _histogram(core, node, force, quiet or as_json)
+        h = _histogram(core, node, force, quiet or as_json, shapes, everything)
         _warn(h.warnings)
-        click.echo(histogram_json(h, sort, top) if as_json else histogram_text(h, sort, top))
+        click.echo(histogram_json(h, sort, top, shapes) if as_json
+                   else histogram_text(h, sort, top))
     _run(action, debug)
 
 
@@ -141,24 +155,28 @@ def histogram(core, node, force, sort, top, as_json, quiet, debug):
 @click.option("--sort", type=click.Choice(["count", "size"]), default="count", show_default=True,
               help="Order rows by growth in object count or in bytes.")
 @top_option
+@shapes_option
+@all_option
 @json_option
 @quiet_option
 @debug_option
-def diff(before, after, node, force, sort, top, as_json, quiet, debug):
+def diff(before, after, node, force, sort, top, shapes, everything, as_json, quiet, debug):
     """What grew on the V8 heap between two cores of one process, biggest growth first.
 
     \b
-    Example:
+    Examples:
       v8scan diff core.1234 core.5678 --top 10
+      v8scan diff core.1234 core.5678 --shapes
     """
     from .census import diff as diff_histograms
     from .render import diff_json, diff_text
 
     def action():
-        d = diff_histograms(_histogram(before, node, force, quiet or as_json),
-                            _histogram(after, node, force, quiet or as_json))
+        d = diff_histograms(
+            _histogram(before, node, force, quiet or as_json, shapes, everything),
+            _histogram(after, node, force, quiet or as_json, shapes, everything))
         _warn(d.warnings)
-        click.echo(diff_json(d, sort, top) if as_json else diff_text(d, sort, top))
+        click.echo(diff_json(d, sort, top, shapes) if as_json else diff_text(d, sort, top))
     _run(action, debug)
 
 

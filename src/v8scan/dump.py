@@ -65,7 +65,7 @@ class Dump:
         except BaseException:
             self.core.close()
             raise
-        self._scan: Optional[HeapScan] = None
+        self._scans: dict[bool, HeapScan] = {}  # by `everything`
 
     def _check_build_id(self, force: bool) -> Optional[bool]:
         core_id, binary_id = self.core_build_id, self.binary.build_id
@@ -94,33 +94,43 @@ class Dump:
             self.layout.checked, len(memory.segments), memory.total_bytes,
             len(areas), int(areas[:, 2].sum()), young)
 
-    def scan(self, progress: Optional[Progress] = None) -> HeapScan:
-        """Scan the heap once; later calls reuse the result."""
-        if self._scan is None:
-            self._scan = scan_heap(self.core.memory, self.layout, self.warnings, progress,
-                                   collect=self._per_object_maps)
-        return self._scan
+    def scan(self, progress: Optional[Progress] = None, everything: bool = False) -> HeapScan:
+        """Scan the heap once per mode; later calls reuse the result.
+
+        `everything` also counts what V8 has let go (free space, young-generation pages).
+        """
+        if everything not in self._scans:
+            self._scans[everything] = scan_heap(
+                self.core.memory, self.layout, self.warnings, progress,
+                collect=self._per_object_maps, everything=everything)
+        return self._scans[everything]
 
     def _per_object_maps(self, maps: np.ndarray, types: np.ndarray) -> np.ndarray:
         return np.array([self.namer.needs_per_object(m, t)
                          for m, t in zip(maps.tolist(), types.tolist())], dtype=bool)
 
-    def histogram(self, progress: Optional[Progress] = None) -> Histogram:
-        """Count and shallow size of live-looking V8 objects by kind and name."""
-        scan = self.scan(progress)
+    def histogram(self, progress: Optional[Progress] = None, shapes: bool = False,
+                  everything: bool = False) -> Histogram:
+        """Count and shallow size of live V8 objects by kind and name.
+
+        `shapes` splits JS objects by their own property names, as mdb_v8's
+        ::findjsobjects does; `everything` counts dead objects too (see `scan`).
+        """
+        scan = self.scan(progress, everything)
         namer = self.namer
-        labelled = []
+        entries = []
         for map_addr, t, count, size, known, per_object in zip(
                 scan.maps.tolist(), scan.instance_types.tolist(), scan.counts.tolist(),
                 scan.sizes.tolist(), scan.size_known.tolist(), scan.per_object.tolist()):
             if count and not per_object:
                 kind, name = namer.label_map(map_addr, t)
-                labelled.append((kind, name, count, size, known))
-        labelled.extend(self._per_object_rows(scan))
+                shape = namer.map_shape(map_addr) if shapes and namer.has_shape(t) else ()
+                entries.append(((kind, name, shape, False), count, size, known))
+        entries.extend(self._per_object_entries(scan, shapes))
         return Histogram(self.core.path, self.binary.node_version or "unknown",
-                         self.binary.v8_version_string, aggregate(labelled), list(self.warnings))
+                         self.binary.v8_version_string, aggregate(entries), list(self.warnings))
 
-    def _per_object_rows(self, scan: HeapScan):
+    def _per_object_entries(self, scan: HeapScan, shapes: bool):
         """Collected objects named one by one; functions once per SharedFunctionInfo."""
         if len(scan.collected) == 0:
             return []
@@ -131,7 +141,7 @@ class Dump:
         types = scan.instance_types[map_index]
         is_function = (types >= self.layout.js_function_type) & (
             types <= self.layout.last_js_function_type)
-        rows = []
+        entries = []
         # Functions: group by SharedFunctionInfo first, so each is named once.
         shared, _ = self.core.memory.u64_many(
             scan.collected[is_function] + np.uint64(self.layout.js_function_shared))
@@ -140,14 +150,17 @@ class Dump:
         totals = np.bincount(inverse, weights=sizes[is_function], minlength=len(unique))
         for sfi, count, total in zip(unique.tolist(), counts.tolist(), totals.tolist()):
             name = self.namer.function_name(sfi - 1 if sfi & 3 == 1 else None)
-            rows.append(("closure", name, count, int(total), True))
+            entries.append((("closure", name, (), False), count, int(total), True))
         for obj, map_addr, t, size in zip(scan.collected[~is_function].tolist(),
                                           maps[~is_function].tolist(),
                                           types[~is_function].tolist(),
                                           sizes[~is_function].tolist()):
             kind, name = self.namer.label_object(obj, map_addr, t)
-            rows.append((kind, name, 1, int(size), True))
-        return rows
+            shape, dictionary = ((), False)
+            if shapes and self.namer.has_shape(t):
+                shape, dictionary = self.namer.object_shape(obj, map_addr)
+            entries.append(((kind, name, shape, dictionary), 1, int(size), True))
+        return entries
 
     def close(self) -> None:
         self.core.close()

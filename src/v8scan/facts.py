@@ -2,12 +2,16 @@
 
 Each fact is data: a name, a value, the V8 versions it holds for, and where it comes from.
 `layout.py` is the only reader. A binary's own metadata always wins over this table; a fact
-is used only where the metadata is silent. Versions are V8's (Node 20 ships V8 11.3).
+is used only where the metadata is silent. Versions are V8's: Node 16 ships V8 9.4, 18 10.2,
+20 11.3, 22 12.4, 24 13.6 and 26 14.6.
 
-Instance types that the metadata lists are not repeated here. The ones it omits are numbered
-by V8's Torque-generated `instance-types.h` of that version; each such value below was also
-checked on a real core of that version (the class-constructor maps, the filler maps, ...)
-by the accuracy tests against V8's own heap snapshot.
+A fact is either a plain value or a value relative to a metadata constant (`relative_to`),
+because most missing instance types sit at a fixed place next to listed ones: Torque numbers
+the types by walking the class tree, children of one parent in alphabetical order, so for
+example FILLER_TYPE always directly precedes FREE_SPACE_TYPE (base.tq's `Filler` and
+free-space.tq's `FreeSpace` are adjacent children of HeapObject). Relative facts carry over
+to V8 versions between the checked ones; each was checked on a real core of every version
+in CHECKED_V8_VERSIONS by the accuracy tests against V8's own heap snapshot.
 """
 
 from __future__ import annotations
@@ -25,74 +29,129 @@ class Fact:
     since: Version
     until: Optional[Version]  # exclusive; None = still true
     source: str
+    relative_to: Optional[str] = None  # value is an offset from this v8dbg_ constant
 
     def holds_for(self, version: Version) -> bool:
         return self.since <= version and (self.until is None or version < self.until)
 
 
-V8_11_3 = (11, 3)
-V8_11_4 = (11, 4)
+V9 = (9, 0)
+V10 = (10, 0)
+V12 = (12, 0)
+V13 = (13, 0)
 
-FACTS: tuple[Fact, ...] = (
-    # --- instance types the metadata omits -------------------------------------------
-    Fact("LAST_JS_FUNCTION_TYPE", 2081, V8_11_3, V8_11_4,
-         "instance-type.h: static_assert(JS_CLASS_CONSTRUCTOR_TYPE == LAST_JS_FUNCTION_TYPE); "
-         "JS_FUNCTION_TYPE (metadata) is the first"),
-    Fact("LAST_FIXED_ARRAY_TYPE", 189, V8_11_3, V8_11_4,
-         "instance-types.h (torque): FixedArray subclasses (hash tables, ScriptContextTable, "
-         "ClosureFeedbackCellArray, ...) follow FIXED_ARRAY_TYPE up to BYTE_ARRAY_TYPE - 1"),
-    Fact("LAST_WEAK_FIXED_ARRAY_TYPE", 241, V8_11_3, V8_11_4,
-         "instance-types.h (torque): TRANSITION_ARRAY_TYPE follows WEAK_FIXED_ARRAY_TYPE"),
-    Fact("FILLER_TYPE", 250, V8_11_3, V8_11_4,
-         "instance-types.h (torque): one_pointer_filler_map and two_pointer_filler_map"),
-    Fact("NATIVE_CONTEXT_TYPE", 212, V8_11_3, V8_11_4,
-         "instance-types.h (torque): context types AWAIT..WITH from FirstContextType, "
-         "NATIVE_CONTEXT_TYPE is the eighth"),
-    Fact("BIGINT_TYPE", 129, V8_11_3, V8_11_4,
-         "instance-types.h (torque): BIGINT_TYPE follows SYMBOL_TYPE (FIRST_NONSTRING_TYPE)"),
-    # --- heap pages (heap/basic-memory-chunk.h) ------------------------------------------
-    Fact("kPageAlignment", 1 << 18, (9, 0), None,
+# Torque instance-type numbering, as generated into instance-types.h.
+_INSTANCE_TYPES = (
+    Fact("FREE_SPACE_TYPE", 2, V9, None,
+         "HeapObject's children in order: FeedbackVector (feedback-vector.tq), Filler "
+         "(base.tq), FreeSpace (free-space.tq); metadata lists FreeSpace up to V8 12.4 only",
+         relative_to="type_FeedbackVector__FEEDBACK_VECTOR_TYPE"),
+    Fact("FILLER_TYPE", -1, V9, None,
+         "base.tq: Filler (one_pointer_filler_map, two_pointer_filler_map) sorts between "
+         "FeedbackVector and FreeSpace", relative_to="FREE_SPACE_TYPE"),
+    Fact("LAST_FIXED_ARRAY_TYPE", -1, V9, None,
+         "instance-types.h: FixedArray's subclasses (hash tables, ScriptContextTable, "
+         "ClosureFeedbackCellArray, ...) fill the range up to ByteArray, FixedArrayBase's "
+         "next child", relative_to="type_ByteArray__BYTE_ARRAY_TYPE"),
+    Fact("LAST_WEAK_FIXED_ARRAY_TYPE", 1, V9, None,
+         "instance-types.h: TransitionArray is WeakFixedArray's one subclass",
+         relative_to="type_WeakFixedArray__WEAK_FIXED_ARRAY_TYPE"),
+    Fact("NATIVE_CONTEXT_TYPE", -2, V9, None,
+         "contexts.tq: the ten context types in alphabetical order end NATIVE, SCRIPT, WITH",
+         relative_to="LastContextType"),
+    Fact("BIGINT_TYPE", 1, V9, None,
+         "instance-types.h: BIGINT_TYPE follows SYMBOL_TYPE (FIRST_NONSTRING_TYPE)",
+         relative_to="type_Symbol__SYMBOL_TYPE"),
+    Fact("LastJSFunctionType", 14, V9, V10,
+         "js-function.tq (9.x): JS_FUNCTION_TYPE, 11 typed-array constructors, then the "
+         "Array, Promise and RegExp constructors; class constructors are plain JSFunctions",
+         relative_to="type_JSFunction__JS_FUNCTION_TYPE"),
+    Fact("LastJSFunctionType", 15, V10, None,
+         "js-function.tq: JS_CLASS_CONSTRUCTOR_TYPE follows the RegExp constructor type; "
+         "V8 12+ exports LastJSFunctionType itself",
+         relative_to="type_JSFunction__JS_FUNCTION_TYPE"),
+)
+
+# Heap pages (heap/basic-memory-chunk.h up to V8 11, memory-chunk.h and
+# memory-chunk-metadata.h after). A page starts on a 256 KB boundary with a header. Up to
+# V8 11 the header holds everything. Since V8 12 it holds the flags and a pointer to a
+# MemoryChunkMetadata: in the page itself in 12.x, malloc'ed from 13 on. Offsets of size,
+# area_start and area_end are relative to that metadata.
+_PAGES = (
+    Fact("kPageAlignment", 1 << 18, V9, None,
          "globals.h: kPageSizeBits = 18; every heap chunk starts on a 256 KB boundary"),
-    Fact("MemoryChunk_size_offset", 0, (9, 0), V8_11_4,
-         "basic-memory-chunk.h: size_ is the first field of the chunk header"),
-    Fact("MemoryChunk_flags_offset", 8, (9, 0), V8_11_4,
-         "basic-memory-chunk.h: main_thread_flags_ follows size_"),
-    Fact("MemoryChunk_young_generation_mask", 0x18, (9, 0), V8_11_4,
-         "basic-memory-chunk.h: Flag FROM_PAGE = 1u << 3, TO_PAGE = 1u << 4"),
-    Fact("MemoryChunk_area_start_offset", 24, (9, 0), V8_11_4,
-         "basic-memory-chunk.h: size_, main_thread_flags_, heap_, then area_start_"),
-    Fact("MemoryChunk_area_end_offset", 32, (9, 0), V8_11_4,
-         "basic-memory-chunk.h: area_end_ follows area_start_"),
-    # --- map bits --------------------------------------------------------------------
-    Fact("bit_field2_new_target_is_base_bit", 0, (9, 0), None,
+    Fact("MemoryChunk_young_generation_mask", 0x18, V9, None,
+         "memory-chunk.h: Flag FROM_PAGE = 1u << 3, TO_PAGE = 1u << 4"),
+    Fact("MemoryChunk_flags_offset", 8, V9, V12, "basic-memory-chunk.h: size_, then flags_"),
+    Fact("MemoryChunk_flags_offset", 0, V12, None,
+         "memory-chunk.h: main_thread_flags_ is the first field of the page header"),
+    Fact("MemoryChunk_metadata_offset", -1, V9, V12,
+         "basic-memory-chunk.h: no separate metadata; the header is the metadata (-1)"),
+    Fact("MemoryChunk_metadata_offset", 8, V12, None,
+         "memory-chunk.h: metadata_ (MemoryChunkMetadata*) follows the flags"),
+    Fact("Metadata_size_offset", 0, V9, V12, "basic-memory-chunk.h: size_ comes first"),
+    Fact("Metadata_heap_offset", 16, V9, V12, "basic-memory-chunk.h: size_, flags_, heap_"),
+    Fact("Metadata_area_start_offset", 24, V9, V12,
+         "basic-memory-chunk.h: size_, flags_, heap_, area_start_"),
+    Fact("Metadata_area_end_offset", 32, V9, V12, "basic-memory-chunk.h: area_end_"),
+    Fact("Metadata_size_offset", 16, V12, V13,
+         "memory-chunk.h (12.x): flags_, metadata_ (the page itself), then size_, heap_"),
+    Fact("Metadata_heap_offset", 24, V12, V13, "memory-chunk.h (12.x): heap_ after size_"),
+    Fact("Metadata_area_start_offset", 32, V12, V13, "memory-chunk.h (12.x): area_start_"),
+    Fact("Metadata_area_end_offset", 40, V12, V13, "memory-chunk.h (12.x): area_end_"),
+    Fact("Metadata_size_offset", 48, V13, None,
+         "memory-chunk-metadata.h: reservation_ (3 words), allocated_bytes_, wasted_memory_, "
+         "high_water_mark_, size_"),
+    Fact("Metadata_area_end_offset", 56, V13, None,
+         "memory-chunk-metadata.h: area_end_ follows size_"),
+    Fact("Metadata_heap_offset", 64, V13, None,
+         "memory-chunk-metadata.h: heap_ follows area_end_"),
+    Fact("Metadata_area_start_offset", 72, V13, None,
+         "memory-chunk-metadata.h: heap_, then area_start_"),
+)
+
+_OBJECT_BODIES = (
+    Fact("bit_field2_new_target_is_base_bit", 0, V9, None,
          "map.h: Map::Bits2 NewTargetIsBaseBit is bit 0, before IsImmutablePrototypeBit"),
-    Fact("bit_field3_is_prototype_map_shift", 20, (9, 0), None,
+    Fact("bit_field3_is_prototype_map_shift", 20, V9, None,
          "map.h: Map::Bits3 EnumLength(10) NumberOfOwnDescriptors(10) IsPrototypeMapBit"),
-    # --- object bodies ---------------------------------------------------------------
-    Fact("FreeSpace_size_offset", 8, (9, 0), None, "free-space.tq: size: Smi after the map"),
-    Fact("DescriptorArray_number_of_all_descriptors_offset", 8, (9, 0), None,
+    Fact("FreeSpace_size_offset", 8, V9, None, "free-space.tq: size: Smi after the map"),
+    Fact("FreeSpace_size_unit", 1, V9, V13, "free-space.h: size() in bytes"),
+    Fact("FreeSpace_size_unit", 8, V13, None,
+         "free-space.h (13+): size_in_tagged: the Smi counts tagged words"),
+    Fact("DescriptorArray_number_of_all_descriptors_offset", 8, V9, None,
          "descriptor-array.tq: number_of_all_descriptors: uint16 after the map"),
-    Fact("PropertyArray_length_mask", 0x3FF, (9, 0), None,
+    Fact("PropertyArray_length_mask", 0x3FF, V9, None,
          "property-array.h: LengthField is the low kLengthFieldSize = 10 bits"),
-    Fact("WeakArrayList_header_size", 24, (9, 0), None,
+    Fact("WeakArrayList_header_size", 24, V9, None,
          "weak-array-list.tq: map, capacity: Smi, length: Smi"),
-    Fact("SharedFunctionInfo_no_shared_name_sentinel", 0, (9, 0), None,
+    Fact("SharedFunctionInfo_no_shared_name_sentinel", 0, V9, None,
          "shared-function-info.h: kNoSharedNameSentinel = Smi::zero()"),
-    # --- ScopeInfo (scope-info.tq) ---------------------------------------------------
-    Fact("ScopeInfo_has_saved_class_variable_shift", 10, V8_11_3, V8_11_4,
+    # ScopeInfo (scope-info.tq): the flags word and where the function's own name sits.
+    Fact("ScopeInfo_has_saved_class_variable_shift", 10, V9, None,
          "scope-info.tq ScopeFlags: scope_type:4 sloppy_eval:1 language_mode:1 "
          "declaration_scope:1 receiver_variable:2 has_class_brand:1 has_saved_class_variable"),
-    Fact("ScopeInfo_function_variable_shift", 12, V8_11_3, V8_11_4,
+    Fact("ScopeInfo_function_variable_shift", 12, V9, None,
          "scope-info.tq ScopeFlags: ... has_new_target:1, function_variable:2"),
-    Fact("ScopeInfo_max_inlined_local_names", 75, V8_11_3, V8_11_4,
+    Fact("ScopeInfo_flags_is_smi", 1, V9, V13, "scope-info.tq: flags: SmiTagged<ScopeFlags>"),
+    Fact("ScopeInfo_flags_is_smi", 0, V13, None,
+         "scope-info.tq (13+): flags: ScopeFlags, a raw uint32 in the low half of the word"),
+    Fact("ScopeInfo_receiver_variable_shift", 7, V9, V10,
+         "scope-info.tq (9.x): receiver_info?[receiver_variable is STACK or CONTEXT] comes "
+         "before function_variable_info; ScopeFlags receiver_variable:2 at bit 7"),
+    Fact("ScopeInfo_receiver_variable_shift", -1, V10, None,
+         "scope-info.tq: receiver_info was removed in V8 10 (-1: no such slot)"),
+    Fact("ScopeInfo_max_inlined_local_names", 75, V9, None,
          "scope-info.h: kScopeInfoMaxInlinedLocalNamesSize; more names go to a hash table"),
-    Fact("ScopeInfo_has_names_hashtable_slot", 1, V8_11_3, V8_11_4,
+    Fact("ScopeInfo_has_names_hashtable_slot", 1, V9, None,
          "scope-info.tq: context_local_names_hashtable?[count >= kMaxInlinedLocalNamesSize] "
          "after context_local_infos"),
 )
 
+FACTS: tuple[Fact, ...] = _INSTANCE_TYPES + _PAGES + _OBJECT_BODIES
+
 # Versions whose V8 has been checked against a heap snapshot by the test suite.
-CHECKED_V8_VERSIONS: tuple[Version, ...] = (V8_11_3,)
+CHECKED_V8_VERSIONS: tuple[Version, ...] = ((9, 4), (10, 2), (11, 3), (12, 4), (13, 6), (14, 6))
 
 
 def lookup(name: str, version: Version) -> Optional[Fact]:

@@ -113,7 +113,10 @@ class Heap:
         L = self.layout
         tagged = L.tagged_size
         # ScopeInfo slots count from the word after the map.
-        flags = self.smi_field(scope_info, tagged)
+        if L.scope_info_flags_is_smi:
+            flags = self.smi_field(scope_info, tagged)
+        else:
+            flags = self.memory.u32(scope_info + tagged)
         count = self.smi_field(scope_info, tagged * (1 + L.scope_info_context_local_count))
         if flags is None or count is None or count < 0:
             return None
@@ -124,6 +127,9 @@ class Heap:
         if not inlined and L.scope_info_has_names_hashtable:
             index += 1
         if (flags >> L.scope_info_saved_class_variable_shift) & 1:
+            index += 1
+        receiver = L.scope_info_receiver_variable_shift
+        if receiver >= 0 and (flags >> receiver) & 3 in (1, 2):  # STACK or CONTEXT
             index += 1
         return self.pointer(scope_info, tagged * (1 + index))
 

@@ -54,6 +54,7 @@ class Namer:
         self._type_by_name = {v: k for k, v in self.layout.type_names.items()}
         self._prototype_names: dict[int, Optional[str]] = {}
         self._function_names: dict[int, str] = {}
+        self._map_shapes: dict[int, tuple[str, ...]] = {}
 
     # --- per map -------------------------------------------------------------------
     def label_map(self, map_addr: int, instance_type: int) -> Label:
@@ -194,6 +195,33 @@ class Namer:
         if self.layout.is_js_function(instance_type):
             return "Function"
         return "Object"
+
+    # --- shapes (--shapes) -------------------------------------------------------------
+    def has_shape(self, instance_type: int) -> bool:
+        """Whether objects of this type are split by their own property names."""
+        L = self.layout
+        return L.is_js_receiver(instance_type) and not L.is_js_function(instance_type) \
+            and instance_type != L.js_bound_function_type
+
+    def map_shape(self, map_addr: int) -> tuple[str, ...]:
+        """Own property names of a fast-mode map, in the order they were added."""
+        if map_addr not in self._map_shapes:
+            self._map_shapes[map_addr] = tuple(
+                self.property_name(key) for key in self.heap.own_keys(map_addr))
+        return self._map_shapes[map_addr]
+
+    def object_shape(self, obj: int, map_addr: int) -> tuple[tuple[str, ...], bool]:
+        """(own property names, dictionary mode?) of one object. A dictionary has no
+        insertion order worth showing, so its names are sorted."""
+        if self.heap.is_dictionary_map(map_addr):
+            names = sorted(self.property_name(key) for key, _ in self.heap.own_properties(obj))
+            return tuple(names), True
+        return self.map_shape(map_addr), False
+
+    def property_name(self, key: int) -> str:
+        if self.heap.instance_type(key) == self.layout.symbol_type:
+            return f"Symbol({self.heap.symbol_description(key) or ''})"
+        return self.heap.string(key) or "?"
 
     # --- per function ----------------------------------------------------------------
     def function_name(self, sfi: Optional[int]) -> str:

