@@ -1,57 +1,95 @@
 """Real cores of real node processes, made once per test session and deleted after.
 
-The `census_process` scenario (tests/scenarios/census.js) writes a V8 heap snapshot and
-is dumped with gcore; then it grows and is dumped again. Tests compare v8scan with the
-snapshot. Without node or gdb these tests cannot run: they fail, except where a test
-says why it skips.
+The census scenario (tests/scenarios/census.js) writes a V8 heap snapshot and is dumped
+with gcore right after; for the default Node version it then grows and is dumped again.
+Tests compare v8scan with the snapshot. The official node binary of each version is fetched
+once into a cache outside the repo (tests/nodes.py). Without node, npm or gdb these tests
+cannot run: they fail, except where a test says why it skips.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
 from v8scan.demo import take_core
 
+from .nodes import DEFAULT_VERSION, NODE_VERSIONS, node_binary
+from .snapshot import Snapshot
+
 SCENARIOS = Path(__file__).parent / "scenarios"
-NODE = shutil.which("node") or "node"
 GCORE = shutil.which("gcore") or "gcore"
 
 
-@dataclass(frozen=True)
+def node_flags(version: str) -> tuple[str, ...]:
+    """Without compaction the old-generation pages where dropped objects died stay in use,
+    so their dead bodies are in the core for v8scan to (not) count. V8 9 (Node 16) spells
+    the flag --never-compact."""
+    return ("--expose-gc", "--never-compact" if version.startswith("16.") else "--no-compact")
+
+
+@dataclass
 class CensusCores:
-    snapshot: str   # V8's heap snapshot taken right before `before`
-    before: str     # core right after the snapshot
-    after: str      # core after 20,000 Leaky objects were added
+    version: str
     node: str
+    snapshot_path: str      # V8's heap snapshot taken right before `before`
+    before: str             # core right after the snapshot
+    after: Optional[str]    # core after 20,000 Leaky objects were added (default version)
+    workdir: Path = field(repr=False)
+
+    @cached_property
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self.snapshot_path)
+
+    @cached_property
+    def census(self) -> dict[tuple[str, str], tuple[int, int]]:
+        return self.snapshot.census()
 
 
-@pytest.fixture(scope="session")
-def workdir(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("cores")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def census_cores(workdir: Path) -> CensusCores:
+def make_census_cores(workdir: Path, version: str, grow: bool) -> CensusCores:
+    node = node_binary(version)
+    workdir.mkdir(parents=True, exist_ok=True)
     snapshot = str(workdir / "census.heapsnapshot")
-    proc = subprocess.Popen([NODE, "--expose-gc", str(SCENARIOS / "census.js"), snapshot],
+    proc = subprocess.Popen([node, *node_flags(version), str(SCENARIOS / "census.js"), snapshot],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    after = None
     try:
         assert proc.stdout.readline().strip() == "starting"
         assert proc.stdout.readline().strip() == "ready"
         before = take_core(GCORE, proc.pid, str(workdir / "before"))
-        proc.stdin.write("grow\n")
-        proc.stdin.flush()
-        assert proc.stdout.readline().strip() == "grown"
-        after = take_core(GCORE, proc.pid, str(workdir / "after"))
+        if grow:
+            proc.stdin.write("grow\n")
+            proc.stdin.flush()
+            assert proc.stdout.readline().strip() == "grown"
+            after = take_core(GCORE, proc.pid, str(workdir / "after"))
     finally:
         proc.kill()
         proc.wait()
-    return CensusCores(snapshot, before, after, os.path.realpath(NODE))
+    return CensusCores(version, node, snapshot, before, after, workdir)
+
+
+@pytest.fixture(scope="session")
+def census_cores(tmp_path_factory) -> CensusCores:
+    """The default Node version's cores, before and after growing."""
+    cores = make_census_cores(tmp_path_factory.mktemp("cores") / DEFAULT_VERSION,
+                              DEFAULT_VERSION, grow=True)
+    yield cores
+    shutil.rmtree(cores.workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", params=NODE_VERSIONS)
+def version_cores(request, tmp_path_factory) -> CensusCores:
+    """One core per supported Node version; pytest keeps one version's cores at a time."""
+    if request.param == DEFAULT_VERSION:
+        yield request.getfixturevalue("census_cores")
+        return
+    cores = make_census_cores(tmp_path_factory.mktemp("cores") / request.param,
+                              request.param, grow=False)
+    yield cores
+    shutil.rmtree(cores.workdir, ignore_errors=True)

@@ -5,21 +5,50 @@ from __future__ import annotations
 import collections
 import json
 
+import numpy as np
 
-def census(path: str) -> dict[tuple[str, str], tuple[int, int]]:
-    """{(kind, name): (count, self_size)} over every node of a .heapsnapshot file."""
-    with open(path) as f:
-        snapshot = json.load(f)
-    meta = snapshot["snapshot"]["meta"]
-    fields = meta["node_fields"]
-    kinds = meta["node_types"][fields.index("type")]
-    strings = snapshot["strings"]
-    nodes = snapshot["nodes"]
-    width = len(fields)
-    t, n, s = fields.index("type"), fields.index("name"), fields.index("self_size")
-    counts: dict = collections.defaultdict(lambda: [0, 0])
-    for i in range(0, len(nodes), width):
-        entry = counts[(kinds[nodes[i + t]], strings[nodes[i + n]])]
-        entry[0] += 1
-        entry[1] += nodes[i + s]
-    return {key: (c, size) for key, (c, size) in counts.items()}
+
+class Snapshot:
+    """A .heapsnapshot file, read once."""
+
+    def __init__(self, path: str) -> None:
+        with open(path) as f:
+            doc = json.load(f)
+        meta = doc["snapshot"]["meta"]
+        self.strings: list[str] = doc["strings"]
+        fields = meta["node_fields"]
+        self.nodes = np.asarray(doc["nodes"], dtype=np.int64).reshape(-1, len(fields))
+        self.node_kinds: list[str] = meta["node_types"][fields.index("type")]
+        self._type, self._name = fields.index("type"), fields.index("name")
+        self._size, self._edge_count = fields.index("self_size"), fields.index("edge_count")
+        edge_fields = meta["edge_fields"]
+        self.edges = np.asarray(doc["edges"], dtype=np.int64).reshape(-1, len(edge_fields))
+        self.edge_kinds: list[str] = meta["edge_types"][edge_fields.index("type")]
+        self._edge_type = edge_fields.index("type")
+        self._edge_name = edge_fields.index("name_or_index")
+
+    def census(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """{(kind, name): (count, self_size)} over every node."""
+        counts: dict = collections.defaultdict(lambda: [0, 0])
+        for t, n, s in self.nodes[:, [self._type, self._name, self._size]].tolist():
+            entry = counts[(self.node_kinds[t], self.strings[n])]
+            entry[0] += 1
+            entry[1] += s
+        return {key: (c, size) for key, (c, size) in counts.items()}
+
+    def shape_census(self, name: str) -> collections.Counter:
+        """How many `object` nodes called `name` have each set of own property names
+        (sorted; the snapshot's `property` edges, without __proto__)."""
+        first_edge = np.concatenate(([0], np.cumsum(self.nodes[:, self._edge_count])))
+        object_kind = self.node_kinds.index("object")
+        property_kind = self.edge_kinds.index("property")
+        wanted = np.flatnonzero((self.nodes[:, self._type] == object_kind)
+                                & (self.nodes[:, self._name] == self.strings.index(name)))
+        shapes: collections.Counter = collections.Counter()
+        for i in wanted.tolist():
+            edges = self.edges[first_edge[i]:first_edge[i + 1]]
+            names = {self.strings[e[self._edge_name]] for e in edges.tolist()
+                     if e[self._edge_type] == property_kind}
+            names.discard("__proto__")
+            shapes[tuple(sorted(names))] += 1
+        return shapes

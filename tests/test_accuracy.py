@@ -1,59 +1,97 @@
-"""v8scan's histogram against V8's own heap snapshot of the same moment."""
+"""v8scan against V8's own heap snapshot of the same moment, on every supported Node."""
 
 from __future__ import annotations
 
-import v8scan
+import json
 
-from .snapshot import census
+import pytest
+
+import v8scan
+from v8scan import layout as layout_module
+from v8scan.render import histogram_json
 
 FIXTURE_CLASSES = {("object", "Album"): 5000, ("object", "Track"): 3000,
                    ("closure", "namedClosure"): 1200}
+DROPPED = 1_000_000  # Dropped objects the scenario allocates and lets go
+# Literal shapes the scenario makes: (own property names, dictionary mode?) -> made
+FIXTURE_SHAPES = {(("albumId", "albumNames", "year"), False): 1500,
+                  (("rating", "trackId"), False): 900,
+                  (("keepMe", "tag"), True): 600}
 
 
-def test_every_common_object_and_closure_within_one_percent(census_cores):
-    expected = census(census_cores.snapshot)
-    with v8scan.open_dump(census_cores.before) as dump:
+def test_every_common_object_and_closure_within_one_percent(version_cores):
+    with v8scan.open_dump(version_cores.before) as dump:
         got = {(r.kind, r.name): r.count for r in dump.histogram().rows}
-    checked = {key: count for key, (count, _) in expected.items()
+    checked = {key: count for key, (count, _) in version_cores.census.items()
                if key[0] in ("object", "closure") and count >= 100}
-    assert len(checked) >= 10  # the scenario alone has six such names
+    assert len(checked) >= 10  # the scenario alone has eight such names
     off = {key: (count, got.get(key, 0)) for key, count in checked.items()
            if abs(got.get(key, 0) - count) > count * 0.01}
     assert off == {}, f"(kind, name): (V8 snapshot, v8scan) beyond 1%: {off}"
 
 
-def test_fixture_classes_are_exact_in_count_and_bytes(census_cores):
-    expected = census(census_cores.snapshot)
-    with v8scan.open_dump(census_cores.before) as dump:
+def test_fixture_classes_are_exact_in_count_and_bytes(version_cores):
+    with v8scan.open_dump(version_cores.before) as dump:
         rows = {(r.kind, r.name): r for r in dump.histogram().rows}
-    for key in FIXTURE_CLASSES:
-        count, size = expected[key]
-        assert (rows[key].count, rows[key].size) == (count, size), key
-    # The snapshot also counts each class's prototype chain objects; our fixture floor:
     for key, made in FIXTURE_CLASSES.items():
-        assert rows[key].count >= made
+        count, size = version_cores.census[key]
+        assert (rows[key].count, rows[key].size) == (count, size), key
+        assert rows[key].count >= made  # the snapshot also counts e.g. the prototype
 
 
-def test_histogram_json_contract(census_cores):
-    import json
+def test_dropped_objects_are_not_counted(version_cores):
+    assert ("object", "Dropped") not in version_cores.census  # V8 holds none of them
+    with v8scan.open_dump(version_cores.before) as dump:
+        live = {(r.kind, r.name): r.count for r in dump.histogram().rows}
+        everything = {(r.kind, r.name): r.count for r in dump.histogram(everything=True).rows}
+    assert live.get(("object", "Dropped"), 0) <= DROPPED // 100
+    # The dead bodies are really in the core: --all finds them.
+    assert everything.get(("object", "Dropped"), 0) >= DROPPED // 10
 
-    from v8scan.render import histogram_json
+
+def test_shapes_match_the_snapshot_exactly(version_cores):
+    expected = version_cores.snapshot.shape_census("Object")
+    with v8scan.open_dump(version_cores.before) as dump:
+        rows = [r for r in dump.histogram(shapes=True).rows if r.name == "Object"]
+    got = {(tuple(sorted(r.properties)), r.dictionary): r.count for r in rows}
+    for (names, dictionary), made in FIXTURE_SHAPES.items():
+        assert got.get((names, dictionary), 0) == expected[names], (names, dictionary)
+        assert got[(names, dictionary)] >= made
+
+
+def test_fast_shapes_keep_property_order(census_cores):
     with v8scan.open_dump(census_cores.before) as dump:
-        doc = json.loads(histogram_json(dump.histogram(), "count", 5))
+        rows = dump.histogram(shapes=True).rows
+    albums = [r for r in rows if r.kind == "object" and r.name == "Album"]
+    assert ("albumId", "title") in [r.properties for r in albums]
+
+
+def test_info_reports_versions_and_heap(version_cores):
+    with v8scan.open_dump(version_cores.before) as dump:
+        info = dump.info()
+        warnings = list(dump.warnings)
+    assert info.node_version == version_cores.version
+    assert info.version_checked is True
+    assert not any("not been checked" in w for w in warnings)
+    assert info.build_id_matches is True
+    assert info.heap_pages > 0 and info.heap_bytes > 1_000_000
+
+
+def test_unchecked_version_gets_a_warning(census_cores, monkeypatch):
+    monkeypatch.setattr(layout_module, "CHECKED_V8_VERSIONS", ())
+    with v8scan.open_dump(census_cores.before) as dump:
+        assert dump.info().version_checked is False
+        assert any("has not been checked" in w for w in dump.warnings)
+
+
+@pytest.mark.parametrize("shapes", [False, True])
+def test_histogram_json_contract(census_cores, shapes):
+    with v8scan.open_dump(census_cores.before) as dump:
+        doc = json.loads(histogram_json(dump.histogram(shapes=shapes), "count", 5, shapes))
     assert set(doc) == {"core", "node_version", "rows"}
     assert doc["core"] == census_cores.before
     assert len(doc["rows"]) == 5
-    assert all(set(row) == {"kind", "name", "count", "size"} for row in doc["rows"])
+    fields = {"kind", "name", "count", "size"} | ({"properties", "dictionary"} if shapes else set())
+    assert all(set(row) == fields for row in doc["rows"])
     counts = [row["count"] for row in doc["rows"]]
     assert counts == sorted(counts, reverse=True)
-
-
-def test_info_reports_versions_and_heap(census_cores):
-    import subprocess
-    node_version = subprocess.run([census_cores.node, "--version"], capture_output=True,
-                                  text=True).stdout.strip().lstrip("v")
-    with v8scan.open_dump(census_cores.before) as dump:
-        info = dump.info()
-    assert info.node_version == node_version
-    assert info.build_id_matches is True
-    assert info.heap_pages > 0 and info.heap_bytes > 1_000_000

@@ -1,4 +1,5 @@
-"""The Cython scanner against its plain-Python twin, on real bytes of a real core."""
+"""The Cython scanner against its plain-Python twin, on real bytes of a real core of every
+supported Node version."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ _scan = pytest.importorskip("v8scan._scan", reason="the compiled scanner is not 
 
 
 @pytest.fixture(scope="module")
-def prepared(census_cores):
-    dump = v8scan.open_dump(census_cores.before)
+def prepared(version_cores):
+    dump = v8scan.open_dump(version_cores.before)
     scan = dump.scan()
     memory, layout = dump.core.memory, dump.layout
     areas, _ = heap_areas(memory, layout)

@@ -222,6 +222,28 @@ def find_maps(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
     return np.array(found, dtype=np.uint64)
 
 
+def find_allocation_areas(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
+                          uint64_t lo, uint64_t hi, uint64_t max_span):
+    """Addresses of three consecutive words start <= top < limit, all 8-aligned, with top
+    in [lo, hi) and limit - start <= max_span: candidate LinearAllocationAreas."""
+    found = []
+    cdef Py_ssize_t s, i, n
+    cdef uint64_t vaddr, offset, start, top, limit
+    cdef const uint8_t* base = &data[0]
+    for s in range(segments.shape[0]):
+        vaddr, offset, n = segments[s, 0], segments[s, 1], segments[s, 2] // 8
+        for i in range(1, n - 1):
+            top = load64(base + offset + 8 * i)
+            if top < lo or top >= hi or top & 7:
+                continue
+            start = load64(base + offset + 8 * (i - 1))
+            limit = load64(base + offset + 8 * (i + 1))
+            if start <= top and top < limit and limit - start <= max_span and \
+                    (start | limit) & 7 == 0:
+                found.append(vaddr + 8 * (i - 1))
+    return np.array(found, dtype=np.uint64)
+
+
 def count_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
                   const uint64_t[::1] map_keys, const uint8_t[::1] size_kind,
                   const int64_t[::1] fixed_size, const uint8_t[::1] map_flags,

@@ -76,6 +76,20 @@ def find_maps(data: np.ndarray, segments: np.ndarray, meta_maps: np.ndarray,
     return np.array(found, dtype=np.uint64)
 
 
+def find_allocation_areas(data: np.ndarray, segments: np.ndarray, lo: int, hi: int,
+                          max_span: int) -> np.ndarray:
+    """Addresses of three consecutive words start <= top < limit, all 8-aligned, with top
+    in [lo, hi) and limit - start <= max_span: candidate LinearAllocationAreas."""
+    found = []
+    for vaddr, offset, size in segments.tolist():
+        w = _words(data, offset, size)
+        s, t, lim = w[:-2], w[1:-1], w[2:]
+        hit = (t >= lo) & (t < hi) & (s <= t) & (t < lim) & (lim - s <= max_span) \
+            & ((s | t | lim) & 7 == 0)
+        found.extend((vaddr + 8 * np.flatnonzero(hit)).tolist())
+    return np.array(found, dtype=np.uint64)
+
+
 def count_objects(data: np.ndarray, segments: np.ndarray, map_keys: np.ndarray,
                   size_kind: np.ndarray, fixed_size: np.ndarray, map_flags: np.ndarray,
                   params: np.ndarray, start: int = 0, stop: int = -1):

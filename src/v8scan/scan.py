@@ -20,6 +20,7 @@ from .errors import NoV8HeapError, Warnings
 from .layout import Layout
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+PF_W = 2  # ELF program header flag: writable
 
 
 def scanner_module(warnings: Optional[Warnings] = None):
@@ -69,8 +70,9 @@ def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
         warnings.add("--all: counting every object found, including dead ones V8 has freed "
                      "(free space and young-generation pages are scanned too)")
     elif young_bytes:
-        warnings.add(f"{young_bytes:,} bytes of young-generation pages were not scanned: "
-                     "objects allocated since the last garbage collection are not counted")
+        warnings.add(f"{young_bytes:,} bytes of young-generation pages were not scanned (the "
+                     "pages a scavenge left, and any not holding the allocation area): "
+                     "some objects allocated since the last garbage collection may be missing")
     if len(segments) == 0:
         raise NoV8HeapError("no V8 heap pages found in the core",
                             hint="is this a core of a node process?")
@@ -155,29 +157,95 @@ def find_pages(memory: AddressSpace, layout: Layout) -> list[HeapPage]:
     return pages
 
 
+@dataclass(frozen=True)
+class AllocationArea:
+    """A linear allocation area (LinearAllocationArea: start_, top_, limit_) found in the
+    core: V8 has allocated objects in [start, top) of `page`; [top, limit) is not yet
+    handed out and still holds whatever died there before."""
+
+    page: HeapPage
+    start: int
+    top: int
+    limit: int
+
+
+def find_allocation_areas(memory: AddressSpace, pages: list[HeapPage], page_size: int,
+                          impl=None) -> list[AllocationArea]:
+    """Linear allocation areas of the heap, found as V8 keeps them: three consecutive
+    untagged words start <= top < limit inside one page's area, in writable memory outside
+    the heap pages (the Heap's spaces and allocators are malloc'ed)."""
+    if not pages:
+        return []
+    impl = impl or scanner_module()
+    starts = np.array([p.area_start for p in pages], dtype=np.uint64)
+    page_bases = np.array([p.base for p in pages], dtype=np.uint64)
+    writable = memory.segment_table()[[bool(seg.flags & PF_W) for seg in memory.segments]]
+    candidates = impl.find_allocation_areas(
+        memory.as_array(), writable, min(p.area_start for p in pages),
+        max(p.area_end for p in pages), page_size)
+    found: dict[tuple[int, int, int], AllocationArea] = {}
+    for where in candidates.tolist():
+        if _in_any_page(where, page_bases, page_size):
+            continue
+        start, top, limit = (memory.u64(where + 8 * k) for k in range(3))
+        i = int(np.searchsorted(starts, np.uint64(start), side="right")) - 1
+        if i < 0:
+            continue
+        page = pages[i]
+        if page.area_start <= start and top <= page.area_end and limit <= page.base + page_size:
+            found.setdefault((start, top, limit), AllocationArea(page, start, top, limit))
+    return list(found.values())
+
+
+def _in_any_page(address: int, page_bases: np.ndarray, page_size: int) -> bool:
+    i = int(np.searchsorted(page_bases, np.uint64(address), side="right")) - 1
+    return i >= 0 and address < int(page_bases[i]) + page_size
+
+
 def heap_areas(memory: AddressSpace, layout: Layout, pages: Optional[list[HeapPage]] = None,
                everything: bool = False) -> tuple[np.ndarray, int]:
-    """Object areas to scan, as (vaddr, file offset, size) rows, and the young-generation
-    bytes left out.
+    """Object areas to scan, as (vaddr, file offset, size) rows in address order, and the
+    young-generation bytes left out.
 
     Scanning only page areas keeps malloc arenas, stacks and the binary's data, where stray
-    words can look like objects, out of the census. Young-generation pages are left out
-    unless `everything` is asked for: past the allocation top, and on the pages a scavenge
-    flipped away from, they hold objects V8 already dropped.
+    words can look like objects, out of the census. Unless `everything` is asked for, what
+    V8 has let go is left out too: the unallocated rest [top, limit) of each linear
+    allocation area, which still holds what died there before; and the young generation,
+    except what was allocated on the page of its allocation area (the pages a scavenge
+    flipped away from hold dead copies).
     """
     if pages is None:
         pages = find_pages(memory, layout)
+    unallocated: dict[int, list[tuple[int, int]]] = {}
+    young_live: dict[int, int] = {}  # young page base -> allocation top
+    if not everything:
+        for area in find_allocation_areas(memory, pages, layout.page_alignment):
+            unallocated.setdefault(area.page.base, []).append((area.top, area.limit))
+            if area.page.is_young(layout):
+                young_live[area.page.base] = max(young_live.get(area.page.base, 0), area.top)
     rows = []
     young_bytes = 0
     for page in pages:
+        start, end = page.area_start, page.area_end
         if page.is_young(layout) and not everything:
-            young_bytes += page.area_end - page.area_start
-            continue
-        seg = memory.segment_at(page.area_start)
-        assert seg is not None
-        rows.append((page.area_start, seg.offset + page.area_start - seg.vaddr,
-                     page.area_end - page.area_start))
+            end = min(end, young_live.get(page.base, start))
+            young_bytes += page.area_end - end
+        for lo, hi in _cut(start, end, unallocated.get(page.base, [])):
+            seg = memory.segment_at(lo)
+            assert seg is not None
+            rows.append((lo, seg.offset + lo - seg.vaddr, hi - lo))
     return np.array(rows, dtype=np.uint64).reshape(-1, 3), young_bytes
+
+
+def _cut(start: int, end: int, holes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """[start, end) without the holes, as ordered non-empty ranges."""
+    ranges = []
+    for lo, hi in sorted(holes):
+        if lo > start:
+            ranges.append((start, min(lo, end)))
+        start = max(start, hi)
+    ranges.append((start, end))
+    return [(lo, hi) for lo, hi in ranges if lo < hi]
 
 
 def _page_metadata(memory: AddressSpace, layout: Layout, base: int) -> Optional[int]:
