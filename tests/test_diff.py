@@ -33,3 +33,15 @@ def test_diff_cli_json(census_cores):
     deltas = [r["count_delta"] for r in doc["rows"]]
     assert deltas == sorted(deltas, reverse=True)
     assert any(r["name"] == "Leaky" and r["count_delta"] == 20000 for r in doc["rows"])
+
+
+def test_diff_shapes_cli_json(census_cores):
+    out = subprocess.run([sys.executable, "-m", "v8scan", "diff", census_cores.before,
+                          census_cores.after, "--shapes", "--json", "--top", "5"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)["rows"]
+    assert all({"properties", "dictionary"} <= set(r) for r in rows)
+    leaky = next(r for r in rows if r["name"] == "Leaky")
+    assert leaky["properties"] == ["id", "data"] and leaky["dictionary"] is False
+    assert leaky["count_delta"] == 20000

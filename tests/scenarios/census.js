@@ -9,7 +9,7 @@ const readline = require('readline');
 class Album { constructor(i) { this.albumId = i; this.title = 'album ' + i; } }
 class Track extends Album { constructor(i) { super(i); this.seconds = i % 300; } }
 const Anonymous = (() => class { constructor(i) { this.n = i; } })();
-class Leaky { constructor(i) { this.id = i; this.data = [i]; } }
+class Leaky { constructor(i) { this.id = i; this.data = 'leak ' + i; } }
 // No fields: its instances keep the class's initial map, which outlives them, so that their
 // dead bodies remain recognisable in the core.
 class Dropped {}
@@ -26,11 +26,14 @@ for (let i = 0; i < 800; i++) keep.closures.push(() => i);
 for (let i = 0; i < 3000; i++) keep.strings.push('string number ' + i);
 for (let i = 0; i < 700; i++) keep.anonymous.push(new Anonymous(i));
 // Literal shapes of known counts; deleting a property that is not the last one added
-// turns an object into dictionary mode.
-for (let i = 0; i < 1500; i++) keep.shapes.push({ albumId: i, albumNames: ['a'], year: 1990 });
-for (let i = 0; i < 900; i++) keep.shapes.push({ trackId: i, rating: 5 });
+// turns an object into dictionary mode. Every value is a heap object (no small integers),
+// so that the heap snapshot, which draws no edge to a Smi, shows every property name.
+for (let i = 0; i < 1500; i++) {
+  keep.shapes.push({ albumId: 'album-' + i, albumNames: ['a'], year: '1990' });
+}
+for (let i = 0; i < 900; i++) keep.shapes.push({ trackId: 'track-' + i, rating: 'five' });
 for (let i = 0; i < 600; i++) {
-  const o = { doomed: i, tag: 'dict', keepMe: true };
+  const o = { doomed: 'gone', tag: 'dict', keepMe: true };
   delete o.doomed;
   keep.shapes.push(o);
 }
