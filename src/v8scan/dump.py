@@ -18,7 +18,7 @@ from .errors import BinaryError, BuildIdMismatch, Warnings
 from .heap import Heap
 from .layout import Layout, build_layout
 from .naming import Namer
-from .scan import HeapScan, Progress, heap_areas, scan_heap
+from .scan import HeapScan, Progress, find_pages, heap_areas, scan_heap
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,8 @@ class DumpInfo:
     segments: int
     memory_bytes: int
     heap_pages: int
-    heap_bytes: int
-    young_bytes: int
+    heap_bytes: int     # bytes of the object areas scanned as live
+    young_bytes: int    # young-generation bytes not scanned: no allocation area was found
 
 
 class Dump:
@@ -86,13 +86,14 @@ class Dump:
     def info(self) -> DumpInfo:
         """Versions, binary, segments and sizes; cheap (no heap scan)."""
         memory = self.core.memory
-        areas, young = heap_areas(memory, self.layout)
+        pages = find_pages(memory, self.layout)
+        areas, young = heap_areas(memory, self.layout, pages)
         return DumpInfo(
             self.core.path, self.core.file_size, self.core.process_name, self.core.process_args,
             self.binary.path, self.binary.build_id, self.build_id_matches,
             self.binary.node_version or "unknown", self.binary.v8_version_string,
             self.layout.checked, len(memory.segments), memory.total_bytes,
-            len(areas), int(areas[:, 2].sum()), young)
+            len(pages), int(areas[:, 2].sum()), young)
 
     def scan(self, progress: Optional[Progress] = None, everything: bool = False) -> HeapScan:
         """Scan the heap once per mode; later calls reuse the result.

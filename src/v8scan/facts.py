@@ -37,6 +37,7 @@ class Fact:
 
 V9 = (9, 0)
 V10 = (10, 0)
+V11 = (11, 0)
 V12 = (12, 0)
 V13 = (13, 0)
 
@@ -89,6 +90,15 @@ _PAGES = (
          "basic-memory-chunk.h: no separate metadata; the header is the metadata (-1)"),
     Fact("MemoryChunk_metadata_offset", 8, V12, None,
          "memory-chunk.h: metadata_ (MemoryChunkMetadata*) follows the flags"),
+    # list_node_ (heap::ListNode: next_, prev_) links the pages of a space in allocation
+    # order; the offset of prev_ was read off the page headers of each checked build.
+    Fact("Metadata_list_prev_offset", 224, V9, V10, "memory-chunk.h (9.4): list_node_.prev_"),
+    Fact("Metadata_list_prev_offset", 240, V10, V11, "memory-chunk.h (10.2): list_node_.prev_"),
+    Fact("Metadata_list_prev_offset", 272, V11, (14, 0),
+         "memory-chunk.h (11.3, 12.4), mutable-page-metadata.h (13.6): list_node_.prev_"),
+    Fact("Metadata_list_prev_offset", 264, (14, 0), None,
+         "mutable-page-metadata.h (14.6): list_node_.prev_"),
+    Fact("MemoryChunk_to_page_flag", 1 << 4, V9, None, "memory-chunk.h: Flag TO_PAGE = 1u << 4"),
     Fact("Metadata_size_offset", 0, V9, V12, "basic-memory-chunk.h: size_ comes first"),
     Fact("Metadata_heap_offset", 16, V9, V12, "basic-memory-chunk.h: size_, flags_, heap_"),
     Fact("Metadata_area_start_offset", 24, V9, V12,

@@ -93,6 +93,8 @@ REQUIRED: dict[str, str | tuple[str, ...]] = {
     "chunk_flags": "MemoryChunk_flags_offset",
     "chunk_metadata": "MemoryChunk_metadata_offset",
     "young_generation_mask": "MemoryChunk_young_generation_mask",
+    "to_page_flag": "MemoryChunk_to_page_flag",
+    "chunk_list_prev": "Metadata_list_prev_offset",
     "chunk_size": "Metadata_size_offset",
     "chunk_heap": "Metadata_heap_offset",
     "chunk_area_start": "Metadata_area_start_offset",

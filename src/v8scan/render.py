@@ -96,8 +96,9 @@ def info_text(info: DumpInfo) -> str:
         f"Node.js         {info.node_version}",
         f"V8              {info.v8_version}{checked}",
         f"segments        {info.segments} ({info.memory_bytes:,} bytes of memory)",
-        f"V8 heap pages   {info.heap_pages} ({info.heap_bytes:,} bytes old generation, "
-        f"{info.young_bytes:,} bytes young generation)",
+        f"V8 heap pages   {info.heap_pages} ({info.heap_bytes:,} bytes of live object areas)"
+        + (f", {info.young_bytes:,} young-generation bytes not scanned (no allocation area "
+           "found)" if info.young_bytes else ""),
     ])
 
 

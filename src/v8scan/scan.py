@@ -49,7 +49,7 @@ class HeapScan:
     per_object: np.ndarray      # per map: its objects are in `collected`, named one by one
     collected: np.ndarray       # objects named one by one: functions, prototypes, ...
     bytes_scanned: int
-    young_bytes: int            # young-generation bytes not scanned
+    young_bytes: int            # young-generation bytes not scanned, liveness unknown
 
 
 def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
@@ -70,9 +70,9 @@ def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
         warnings.add("--all: counting every object found, including dead ones V8 has freed "
                      "(free space and young-generation pages are scanned too)")
     elif young_bytes:
-        warnings.add(f"{young_bytes:,} bytes of young-generation pages were not scanned (the "
-                     "pages a scavenge left, and any not holding the allocation area): "
-                     "some objects allocated since the last garbage collection may be missing")
+        warnings.add(f"{young_bytes:,} bytes of young-generation pages were not scanned (their "
+                     "allocation area was not found): objects allocated since the last "
+                     "garbage collection are not counted")
     if len(segments) == 0:
         raise NoV8HeapError("no V8 heap pages found in the core",
                             hint="is this a core of a node process?")
@@ -113,6 +113,7 @@ class HeapPage:
     """One V8 heap page (chunk): its object area and what its header says about it."""
 
     base: int
+    metadata: int       # where size, area and list links are kept (the page itself up to V8 11)
     area_start: int
     area_end: int       # cut to what the core holds
     flags: int
@@ -148,7 +149,8 @@ def find_pages(memory: AddressSpace, layout: Layout) -> list[HeapPage]:
                 continue
             end = min(end, seg.end)  # a page can run past what the core holds
             if start < end:
-                pages.append(HeapPage(base, start, end, memory.u64(base + layout.chunk_flags) or 0,
+                pages.append(HeapPage(base, meta, start, end,
+                                      memory.u64(base + layout.chunk_flags) or 0,
                                       memory.u64(meta + layout.chunk_heap) or 0))
     heaps = Counter(page.heap for page in pages if page.heap)
     if heaps:
@@ -205,36 +207,55 @@ def _in_any_page(address: int, page_bases: np.ndarray, page_size: int) -> bool:
 def heap_areas(memory: AddressSpace, layout: Layout, pages: Optional[list[HeapPage]] = None,
                everything: bool = False) -> tuple[np.ndarray, int]:
     """Object areas to scan, as (vaddr, file offset, size) rows in address order, and the
-    young-generation bytes left out.
+    bytes of young-generation pages left out because their allocation area was not found
+    (live objects may be among them).
 
     Scanning only page areas keeps malloc arenas, stacks and the binary's data, where stray
     words can look like objects, out of the census. Unless `everything` is asked for, what
     V8 has let go is left out too: the unallocated rest [top, limit) of each linear
     allocation area, which still holds what died there before; and the young generation,
-    except what was allocated on the page of its allocation area (the pages a scavenge
-    flipped away from hold dead copies).
+    except the to-space pages up to the one holding its allocation area, and that one up
+    to the allocation top (the rest, and the pages a scavenge flipped away from, hold dead
+    copies).
     """
     if pages is None:
         pages = find_pages(memory, layout)
     unallocated: dict[int, list[tuple[int, int]]] = {}
-    young_live: dict[int, int] = {}  # young page base -> allocation top
+    young_live: dict[int, int] = {}  # young page base -> end of its live objects
     if not everything:
         for area in find_allocation_areas(memory, pages, layout.page_alignment):
             unallocated.setdefault(area.page.base, []).append((area.top, area.limit))
-            if area.page.is_young(layout):
+            if area.page.is_young(layout) and area.page.flags & layout.to_page_flag:
                 young_live[area.page.base] = max(young_live.get(area.page.base, 0), area.top)
+                for earlier in _earlier_pages(memory, layout, pages, area.page):
+                    young_live[earlier.base] = earlier.area_end
     rows = []
-    young_bytes = 0
+    unknown_young = 0
     for page in pages:
         start, end = page.area_start, page.area_end
         if page.is_young(layout) and not everything:
+            if not young_live:
+                unknown_young += end - start
             end = min(end, young_live.get(page.base, start))
-            young_bytes += page.area_end - end
         for lo, hi in _cut(start, end, unallocated.get(page.base, [])):
             seg = memory.segment_at(lo)
             assert seg is not None
             rows.append((lo, seg.offset + lo - seg.vaddr, hi - lo))
-    return np.array(rows, dtype=np.uint64).reshape(-1, 3), young_bytes
+    return np.array(rows, dtype=np.uint64).reshape(-1, 3), unknown_young
+
+
+def _earlier_pages(memory: AddressSpace, layout: Layout, pages: list[HeapPage],
+                   page: HeapPage) -> list[HeapPage]:
+    """The pages before `page` in its space's page list, following list_node_.prev_. In
+    the young generation's to-space these are full of objects allocated (or copied by the
+    scavenge) before the page the allocation area is on."""
+    by_metadata = {p.metadata: p for p in pages}
+    earlier = []
+    prev = memory.u64(page.metadata + layout.chunk_list_prev)
+    while prev in by_metadata and len(earlier) < len(pages):
+        earlier.append(by_metadata[prev])
+        prev = memory.u64(by_metadata[prev].metadata + layout.chunk_list_prev)
+    return earlier
 
 
 def _cut(start: int, end: int, holes: list[tuple[int, int]]) -> list[tuple[int, int]]:
