@@ -60,3 +60,12 @@ def test_any_window_of_a_real_area_agrees(prepared, data_strategy):
     want = _scan_py.count_objects(data, window, keys, kinds, fixed, flags, params)
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
+
+
+def test_allocation_area_twins_agree(prepared):
+    data, areas, _, _, _, _, _, segments, _ = prepared
+    args = (data, segments, int(areas[:, 0].min()), int((areas[:, 0] + areas[:, 2]).max()),
+            1 << 18)
+    got = _scan.find_allocation_areas(*args)
+    np.testing.assert_array_equal(got, _scan_py.find_allocation_areas(*args))
+    assert len(got) > 0  # every core has at least the young generation's allocation area

@@ -86,7 +86,8 @@ def find_allocation_areas(data: np.ndarray, segments: np.ndarray, lo: int, hi: i
         s, t, lim = w[:-2], w[1:-1], w[2:]
         hit = (t >= lo) & (t < hi) & (s <= t) & (t < lim) & (lim - s <= max_span) \
             & ((s | t | lim) & 7 == 0)
-        found.extend((vaddr + 8 * np.flatnonzero(hit)).tolist())
+        offsets = np.uint64(8) * np.flatnonzero(hit).astype(np.uint64)
+        found.extend((np.uint64(vaddr) + offsets).tolist())  # vaddr may not fit an int64
     return np.array(found, dtype=np.uint64)
 
 
