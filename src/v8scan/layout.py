@@ -187,7 +187,8 @@ def build_layout(binary: NodeBinary, warnings: Warnings | None = None) -> Layout
         else:
             values[key] = value
     if missing:
-        raise LayoutError(binary.path, [f"{name} (V8 {binary.v8_version_string})" for name in missing])
+        raise LayoutError(binary.path,
+                          [f"{name} (V8 {binary.v8_version_string})" for name in missing])
     type_names, class_names = {}, {}
     for name, value in constants.items():
         found = TYPE_SYMBOL.match(name)
