@@ -43,13 +43,14 @@ V13 = (13, 0)
 
 # Torque instance-type numbering, as generated into instance-types.h.
 _INSTANCE_TYPES = (
-    Fact("FREE_SPACE_TYPE", 2, V9, None,
+    # Named as the metadata constant it stands in for, so the metadata wins where it has it.
+    Fact("type_FreeSpace__FREE_SPACE_TYPE", 2, V9, None,
          "HeapObject's children in order: FeedbackVector (feedback-vector.tq), Filler "
          "(base.tq), FreeSpace (free-space.tq); metadata lists FreeSpace up to V8 12.4 only",
          relative_to="type_FeedbackVector__FEEDBACK_VECTOR_TYPE"),
     Fact("FILLER_TYPE", -1, V9, None,
          "base.tq: Filler (one_pointer_filler_map, two_pointer_filler_map) sorts between "
-         "FeedbackVector and FreeSpace", relative_to="FREE_SPACE_TYPE"),
+         "FeedbackVector and FreeSpace", relative_to="type_FreeSpace__FREE_SPACE_TYPE"),
     Fact("LAST_FIXED_ARRAY_TYPE", -1, V9, None,
          "instance-types.h: FixedArray's subclasses (hash tables, ScriptContextTable, "
          "ClosureFeedbackCellArray, ...) fill the range up to ByteArray, FixedArrayBase's "
@@ -125,7 +126,6 @@ _OBJECT_BODIES = (
          "map.h: Map::Bits2 NewTargetIsBaseBit is bit 0, before IsImmutablePrototypeBit"),
     Fact("bit_field3_is_prototype_map_shift", 20, V9, None,
          "map.h: Map::Bits3 EnumLength(10) NumberOfOwnDescriptors(10) IsPrototypeMapBit"),
-    Fact("FreeSpace_size_offset", 8, V9, None, "free-space.tq: size: Smi after the map"),
     Fact("FreeSpace_size_unit", 1, V9, V13, "free-space.h: size() in bytes"),
     Fact("FreeSpace_size_unit", 8, V13, None,
          "free-space.h (13+): size_in_tagged: the Smi counts tagged words"),

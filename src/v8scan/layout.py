@@ -15,9 +15,9 @@ from .facts import CHECKED_V8_VERSIONS, lookup
 
 # What the layout needs, by V8's own metadata names. A class field is named without its
 # type suffix ("class_Map__prototype"), since the suffix changes between versions
-# (`__Object`, `__Tagged_Object_`, ...). A tuple lists alternatives, tried in order; a
-# name the metadata lacks is looked up in facts.py.
-REQUIRED: dict[str, str | tuple[str, ...]] = {
+# (`__Object`, `__Tagged_Object_`, ...). A name the metadata lacks is looked up in
+# facts.py.
+REQUIRED: dict[str, str] = {
     "tagged_size": "TaggedSize",
     "smi_shift_size": "SmiShiftSize",
     "first_nonstring_type": "FirstNonstringType",
@@ -42,7 +42,7 @@ REQUIRED: dict[str, str | tuple[str, ...]] = {
     "last_fixed_array_type": "LAST_FIXED_ARRAY_TYPE",
     "byte_array_type": "type_ByteArray__BYTE_ARRAY_TYPE",
     "fixed_double_array_type": "type_FixedDoubleArray__FIXED_DOUBLE_ARRAY_TYPE",
-    "free_space_type": ("type_FreeSpace__FREE_SPACE_TYPE", "FREE_SPACE_TYPE"),
+    "free_space_type": "type_FreeSpace__FREE_SPACE_TYPE",
     "filler_type": "FILLER_TYPE",
     "native_context_type": "NATIVE_CONTEXT_TYPE",
     "bigint_type": "BIGINT_TYPE",
@@ -101,7 +101,6 @@ REQUIRED: dict[str, str | tuple[str, ...]] = {
     "chunk_area_end": "Metadata_area_end_offset",
     "new_target_is_base_bit": "bit_field2_new_target_is_base_bit",
     "is_prototype_map_shift": "bit_field3_is_prototype_map_shift",
-    "free_space_size": "FreeSpace_size_offset",
     "free_space_size_unit": "FreeSpace_size_unit",
     "descriptor_count": "DescriptorArray_number_of_all_descriptors_offset",
     "property_array_length_mask": "PropertyArray_length_mask",
@@ -180,10 +179,10 @@ def build_layout(binary: NodeBinary, warnings: Warnings | None = None) -> Layout
     resolver = _Resolver(constants, version[:2])
     values: dict[str, int] = {}
     missing = []
-    for key, names in REQUIRED.items():
-        value = resolver.first(names)
+    for key, name in REQUIRED.items():
+        value = resolver.get(name)
         if value is None:
-            missing.append(names if isinstance(names, str) else " or ".join(names))
+            missing.append(name)
         else:
             values[key] = value
     if missing:
@@ -228,13 +227,6 @@ class _Resolver:
         for name, value in constants.items():
             if name.startswith("class_") and name.count("__") >= 2:
                 self.fields.setdefault(name[: name.index("__", name.index("__") + 2)], value)
-
-    def first(self, names: str | tuple[str, ...]) -> int | None:
-        for name in (names,) if isinstance(names, str) else names:
-            value = self.get(name)
-            if value is not None:
-                return value
-        return None
 
     def get(self, name: str) -> int | None:
         if name in self.constants:

@@ -171,14 +171,14 @@ class AllocationArea:
     limit: int
 
 
-def find_allocation_areas(memory: AddressSpace, pages: list[HeapPage], page_size: int,
-                          impl=None) -> list[AllocationArea]:
+def find_allocation_areas(memory: AddressSpace, pages: list[HeapPage],
+                          page_size: int) -> list[AllocationArea]:
     """Linear allocation areas of the heap, found as V8 keeps them: three consecutive
     untagged words start <= top < limit inside one page's area, in writable memory outside
     the heap pages (the Heap's spaces and allocators are malloc'ed)."""
     if not pages:
         return []
-    impl = impl or scanner_module()
+    impl = scanner_module()
     starts = np.array([p.area_start for p in pages], dtype=np.uint64)
     page_bases = np.array([p.base for p in pages], dtype=np.uint64)
     writable = memory.segment_table()[[bool(seg.flags & PF_W) for seg in memory.segments]]
