@@ -34,6 +34,15 @@ def node_flags(version: str) -> tuple[str, ...]:
     return ("--expose-gc", "--never-compact" if version.startswith("16.") else "--no-compact")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """v8scan's cache of node binaries' metadata starts empty and stays in the session."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("V8SCAN_CACHE_DIR", str(tmp_path_factory.mktemp("v8scan-cache")))
+    yield
+    patch.undo()
+
+
 @dataclass
 class CensusCores:
     version: str

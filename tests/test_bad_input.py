@@ -84,3 +84,18 @@ def test_help_of_every_command():
         result = run_cli(command, "--help")
         assert result.returncode == 0
         assert "Example" in result.stdout  # "Example:" or "Examples:"
+
+
+def test_jobs_must_be_a_positive_count(census_cores):
+    result = run_cli("histogram", census_cores.before, "--jobs", "0")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "--jobs" in result.stderr
+
+
+def test_help_imports_no_heavy_modules():
+    """`v8scan --help` and friends start quickly: numpy and pyelftools load on first use."""
+    probe = ("import sys, v8scan, v8scan.cli; "
+             "print(sorted(m for m in ('numpy', 'elftools') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr

@@ -8,7 +8,8 @@ import subprocess
 
 import pytest
 
-from v8scan.binary import read_node_binary
+from v8scan import binary as binary_module
+from v8scan.binary import cache_dir, read_node_binary
 from v8scan.errors import BinaryError, LayoutError
 from v8scan.layout import build_layout
 
@@ -51,3 +52,25 @@ def test_missing_binary_and_binary_without_metadata():
         read_node_binary("/nonexistent/node")
     with pytest.raises(LayoutError):
         build_layout(read_node_binary(shutil.which("true") or "/bin/true"))
+
+
+def test_a_build_read_once_comes_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("V8SCAN_CACHE_DIR", str(tmp_path))
+    first = read_node_binary(NODE)
+    assert cache_dir() == str(tmp_path)
+    assert (tmp_path / "binaries" / f"{first.build_id}.json").is_file()
+
+    def no_second_read(*args):
+        raise AssertionError("read the binary again instead of the cache")
+    monkeypatch.setattr(binary_module, "_read", no_second_read)
+    assert read_node_binary(NODE) == first
+
+
+def test_a_damaged_cache_entry_is_read_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("V8SCAN_CACHE_DIR", str(tmp_path))
+    fresh = read_node_binary(NODE, use_cache=False)
+    entry = tmp_path / "binaries" / f"{fresh.build_id}.json"
+    entry.parent.mkdir(parents=True)
+    entry.write_text('{"format": 1, "build_id": "')
+    assert read_node_binary(NODE) == fresh
+    assert read_node_binary(NODE) == fresh  # the entry was rewritten whole

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import v8scan
-from v8scan import _scan_py
-from v8scan.scan import _scan_params, _size_rules, heap_areas
+from v8scan import _scan_py, sweep
+from v8scan.pages import heap_areas
+from v8scan.scan import _scan_params, _size_rules
 
 _scan = pytest.importorskip("v8scan._scan", reason="the compiled scanner is not built")
 
@@ -69,3 +70,33 @@ def test_allocation_area_twins_agree(prepared):
     got = _scan.find_allocation_areas(*args)
     np.testing.assert_array_equal(got, _scan_py.find_allocation_areas(*args))
     assert len(got) > 0  # every core has at least the young generation's allocation area
+
+
+@pytest.mark.parametrize("jobs, chunk_bytes", [(2, 1 << 16), (2, 3 << 20), (1, 1 << 20)])
+def test_threads_and_chunk_sizes_do_not_change_the_scan(version_cores, monkeypatch, jobs,
+                                                        chunk_bytes):
+    """Any number of threads and any chunk size give the one-thread, default-chunk scan."""
+    with v8scan.open_dump(version_cores.before) as dump:
+        want = dump.scan(jobs=1)
+    monkeypatch.setattr(sweep, "CHUNK_BYTES", chunk_bytes)
+    seen = []
+    with v8scan.open_dump(version_cores.before) as dump:
+        got = dump.scan(progress=lambda done, total: seen.append((done, total)), jobs=jobs)
+    for name in ("maps", "counts", "sizes", "meta_maps", "per_object", "collected"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+    assert got.young_bytes == want.young_bytes
+    # One progress count over every sweep: never goes back, ends full.
+    assert len(seen) > 4
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert seen[-1][0] == seen[-1][1] > 0
+
+
+def test_split_rows_overlap_finds_every_allocation_area_once(prepared):
+    """Allocation areas found in small overlapping pieces equal those found whole."""
+    data, areas, _, _, _, _, _, segments, _ = prepared
+    args = (int(areas[:, 0].min()), int((areas[:, 0] + areas[:, 2]).max()), 1 << 18)
+    whole = _scan.find_allocation_areas(data, segments, *args)
+    pieces = sweep.split_rows(segments, 4096 + 8, overlap=16)
+    cut = np.concatenate([_scan.find_allocation_areas(data, pieces[i:i + 1], *args)
+                          for i in range(len(pieces))])
+    np.testing.assert_array_equal(cut, whole)

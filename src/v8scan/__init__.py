@@ -7,13 +7,37 @@
 
 `open_dump` opens a core with the node binary it ran; `Dump.histogram()` counts V8 heap
 objects as a heap snapshot names them; `diff(before, after)` compares two histograms.
+Names are imported on first use, so `import v8scan` (and `v8scan --help`) stay quick.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from .census import Diff, DiffRow, Histogram, Row, diff  # noqa: E402
-from .dump import Dump, DumpInfo, open_dump  # noqa: E402
-from .errors import V8ScanError  # noqa: E402
+_HOMES = {
+    "open_dump": "dump", "Dump": "dump", "DumpInfo": "dump",
+    "Histogram": "census", "Row": "census", "Diff": "census", "DiffRow": "census",
+    "diff": "census", "V8ScanError": "errors",
+}
+__all__ = [*_HOMES, "__version__"]
 
-__all__ = ["open_dump", "Dump", "DumpInfo", "Histogram", "Row", "Diff", "DiffRow", "diff",
-           "V8ScanError", "__version__"]
+if TYPE_CHECKING:
+    from .census import Diff, DiffRow, Histogram, Row, diff  # noqa: F401
+    from .dump import Dump, DumpInfo, open_dump  # noqa: F401
+    from .errors import V8ScanError  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'v8scan' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))

@@ -3,10 +3,13 @@
 
 Mirrors `_scan_py.py` function for function (that twin is the test oracle). Inputs are the
 whole core as one read-only byte view plus a table of areas (vaddr, file offset, size);
-every read is checked against its area, whatever the bytes say.
+every read is checked against its area, whatever the bytes say. Each function holds the
+GIL only to set up and to hand back its result, so `scan.py` runs chunks of one sweep on
+several threads at once.
 """
 
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint64_t
+from libc.stdlib cimport free, realloc
 from libc.string cimport memcpy
 
 import numpy as np
@@ -69,6 +72,8 @@ cdef struct MapTable:
     uint64_t* keys
     int64_t* values
     uint64_t mask
+    uint64_t low      # smallest key: a word outside [low, low + span] is no map pointer
+    uint64_t span
 
 
 cdef inline uint64_t hash_word(uint64_t w) noexcept nogil:
@@ -76,6 +81,8 @@ cdef inline uint64_t hash_word(uint64_t w) noexcept nogil:
 
 
 cdef inline int64_t table_find(MapTable* t, uint64_t w) noexcept nogil:
+    if w - t.low > t.span:  # unsigned: also true below `low`
+        return -1
     cdef uint64_t i = hash_word(w) & t.mask
     while t.keys[i] != 0:
         if t.keys[i] == w:
@@ -91,7 +98,7 @@ cdef class _Table:
 
     def __init__(self, const uint64_t[::1] map_keys):
         cdef Py_ssize_t n = map_keys.shape[0], size = 16, i
-        cdef uint64_t slot
+        cdef uint64_t slot, low = <uint64_t>-1, high = 0
         while size < 2 * n + 1:
             size *= 2
         self.keys_array = np.zeros(size, dtype=np.uint64)
@@ -104,9 +111,46 @@ cdef class _Table:
                 slot = (slot + 1) & (size - 1)
             keys[slot] = map_keys[i]
             values[slot] = i
+            low = min(low, map_keys[i])
+            high = max(high, map_keys[i])
         self.table.keys = &keys[0]
         self.table.values = &values[0]
         self.table.mask = size - 1
+        self.table.low = low if n else 1
+        self.table.span = high - low if n else 0
+
+
+# --- a growable array of addresses, filled without the GIL --------------------------
+cdef struct Found:
+    uint64_t* items
+    Py_ssize_t n
+    Py_ssize_t cap
+
+
+cdef int found_add(Found* f, uint64_t address) except -1 nogil:
+    cdef uint64_t* grown
+    if f.n == f.cap:
+        f.cap = 2 * f.cap if f.cap else 256
+        grown = <uint64_t*>realloc(f.items, f.cap * sizeof(uint64_t))
+        if grown == NULL:
+            with gil:
+                raise MemoryError()
+        f.items = grown
+    f.items[f.n] = address
+    f.n += 1
+    return 0
+
+
+cdef object found_array(Found* f):
+    """The addresses as a numpy array; frees the buffer."""
+    out = np.empty(f.n, dtype=np.uint64)
+    cdef uint64_t[::1] view = out
+    if f.n:
+        memcpy(&view[0], f.items, f.n * sizeof(uint64_t))
+    free(f.items)
+    f.items = NULL
+    f.n = f.cap = 0
+    return out
 
 
 # --- areas: translate a virtual address to a byte position, or fail ------------------
@@ -188,60 +232,76 @@ cdef inline int64_t object_size(const uint8_t* data, int64_t pos, int kind, int6
 def find_meta_maps(const uint8_t[::1] data, const uint64_t[:, ::1] segments, int map_type,
                    int instance_type_offset):
     """Addresses of maps whose map word points to themselves and whose type is MAP_TYPE."""
-    found = []
+    cdef Found found = Found(NULL, 0, 0)
+    cdef const uint8_t* base = &data[0]
     cdef Py_ssize_t s, i, n
     cdef uint64_t vaddr, offset, size
     cdef uint16_t t
-    for s in range(segments.shape[0]):
-        vaddr, offset, size = segments[s, 0], segments[s, 1], segments[s, 2]
-        n = size // 8
-        for i in range(n):
-            if load64(&data[offset + 8 * i]) == vaddr + 8 * i + 1 and \
-                    8 * i + instance_type_offset + 2 <= size:
-                memcpy(&t, &data[offset + 8 * i + instance_type_offset], 2)
-                if t == map_type:
-                    found.append(vaddr + 8 * i)
-    return np.array(found, dtype=np.uint64)
+    try:
+        with nogil:
+            for s in range(segments.shape[0]):
+                vaddr, offset, size = segments[s, 0], segments[s, 1], segments[s, 2]
+                n = size // 8
+                for i in range(n):
+                    if load64(base + offset + 8 * i) == vaddr + 8 * i + 1 and \
+                            8 * i + instance_type_offset + 2 <= size:
+                        memcpy(&t, base + offset + 8 * i + instance_type_offset, 2)
+                        if t == map_type:
+                            found_add(&found, vaddr + 8 * i)
+    finally:
+        result = found_array(&found)
+    return result
 
 
 def find_maps(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
               const uint64_t[::1] meta_maps, int64_t map_size):
     """Addresses of every object whose map is one of `meta_maps` (untagged addresses)."""
-    found = []
+    cdef Found found = Found(NULL, 0, 0)
+    cdef const uint8_t* base = &data[0]
     cdef Py_ssize_t s, i, j, n, m = meta_maps.shape[0]
     cdef uint64_t vaddr, offset, size, w
-    for s in range(segments.shape[0]):
-        vaddr, offset, size = segments[s, 0], segments[s, 1], segments[s, 2]
-        n = size // 8
-        for i in range(n):
-            w = load64(&data[offset + 8 * i])
-            for j in range(m):
-                if w == meta_maps[j] + 1 and <int64_t>(8 * i) + map_size <= <int64_t>size:
-                    found.append(vaddr + 8 * i)
-                    break
-    return np.array(found, dtype=np.uint64)
+    try:
+        with nogil:
+            for s in range(segments.shape[0]):
+                vaddr, offset, size = segments[s, 0], segments[s, 1], segments[s, 2]
+                n = size // 8
+                for i in range(n):
+                    w = load64(base + offset + 8 * i)
+                    if w & 7 != 1:  # maps are 8-aligned: a pointer to one is tagged ...001
+                        continue
+                    for j in range(m):
+                        if w == meta_maps[j] + 1 and <int64_t>(8 * i) + map_size <= <int64_t>size:
+                            found_add(&found, vaddr + 8 * i)
+                            break
+    finally:
+        result = found_array(&found)
+    return result
 
 
 def find_allocation_areas(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
                           uint64_t lo, uint64_t hi, uint64_t max_span):
     """Addresses of three consecutive words start <= top < limit, all 8-aligned, with top
     in [lo, hi) and limit - start <= max_span: candidate LinearAllocationAreas."""
-    found = []
+    cdef Found found = Found(NULL, 0, 0)
     cdef Py_ssize_t s, i, n
     cdef uint64_t vaddr, offset, start, top, limit
     cdef const uint8_t* base = &data[0]
-    for s in range(segments.shape[0]):
-        vaddr, offset, n = segments[s, 0], segments[s, 1], segments[s, 2] // 8
-        for i in range(1, n - 1):
-            top = load64(base + offset + 8 * i)
-            if top < lo or top >= hi or top & 7:
-                continue
-            start = load64(base + offset + 8 * (i - 1))
-            limit = load64(base + offset + 8 * (i + 1))
-            if start <= top and top < limit and limit - start <= max_span and \
-                    (start | limit) & 7 == 0:
-                found.append(vaddr + 8 * (i - 1))
-    return np.array(found, dtype=np.uint64)
+    try:
+        with nogil:
+            for s in range(segments.shape[0]):
+                vaddr, offset, n = segments[s, 0], segments[s, 1], segments[s, 2] // 8
+                for i in range(1, n - 1):
+                    top = load64(base + offset + 8 * i)
+                    if top < lo or top >= hi or top & 7:
+                        continue
+                    start = load64(base + offset + 8 * (i - 1))
+                    limit = load64(base + offset + 8 * (i + 1))
+                    if start <= top and top < limit and limit - start <= max_span and \
+                            (start | limit) & 7 == 0:
+                        found_add(&found, vaddr + 8 * (i - 1))
+    finally:
+        result = found_array(&found)
+    return result
 
 
 def count_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
@@ -268,52 +328,47 @@ def count_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
     cdef int64_t pos, end, obj_size, m
     cdef uint64_t w, vaddr
     cdef int kind, flags
-    cdef int64_t collected_n = 0, collected_cap = 1024
-    collected_array = np.zeros(collected_cap, dtype=np.uint64)
-    cdef uint64_t[::1] collected = collected_array
-    for s in range(start, stop):
-        vaddr = segments[s, 0]
-        pos = segments[s, 1]
-        end = pos + <int64_t>(segments[s, 2] // 8 * 8)
+    cdef Found collected = Found(NULL, 0, 0)
+    try:
         with nogil:
-            while pos + 8 <= end:
-                w = load64(base + pos)
-                if w & 3 != 1:
-                    pos += 8
-                    continue
-                m = table_find(&table.table, w)
-                if m < 0:
-                    pos += 8
-                    continue
-                kind = size_kind[m]
-                obj_size = object_size(base, pos, kind, fixed_size[m], p)
-                if obj_size <= 0 or pos + obj_size > end:
-                    pos += 8  # a stray word: the object it claims does not fit the area
-                    continue
-                flags = map_flags[m]
-                if flags & FLAG_JS_RECEIVER:
-                    w = load64(base + pos + p[P_PROPERTIES_OFFSET])
-                    # a Smi (identity hash) is fine; a pointer must be a heap object
-                    if (w & 3 != 0 and not points_to_object(base, &areas, &table.table, w)) or \
-                            not points_to_object(base, &areas, &table.table,
-                                                 load64(base + pos + p[P_ELEMENTS_OFFSET])):
+            for s in range(start, stop):
+                vaddr = segments[s, 0]
+                pos = segments[s, 1]
+                end = pos + <int64_t>(segments[s, 2] // 8 * 8)
+                while pos + 8 <= end:
+                    w = load64(base + pos)
+                    if w & 3 != 1:
                         pos += 8
                         continue
-                if flags & FLAG_FILLER:
-                    pos += obj_size
-                    continue
-                counts[m] += 1
-                if flags & FLAG_COLLECT:
-                    if collected_n == collected_cap:
-                        with gil:
-                            collected_cap *= 2
-                            collected_array = np.resize(collected_array, collected_cap)
-                            collected = collected_array
-                    collected[collected_n] = vaddr + <uint64_t>(pos - <int64_t>segments[s, 1])
-                    collected_n += 1
-                if kind != SIZE_UNKNOWN_KIND:
-                    sizes[m] += obj_size
-                    pos += obj_size
-                else:
-                    pos += 8
-    return counts_array, sizes_array, collected_array[:collected_n].copy()
+                    m = table_find(&table.table, w)
+                    if m < 0:
+                        pos += 8
+                        continue
+                    kind = size_kind[m]
+                    obj_size = object_size(base, pos, kind, fixed_size[m], p)
+                    if obj_size <= 0 or pos + obj_size > end:
+                        pos += 8  # a stray word: the object it claims does not fit the area
+                        continue
+                    flags = map_flags[m]
+                    if flags & FLAG_JS_RECEIVER:
+                        w = load64(base + pos + p[P_PROPERTIES_OFFSET])
+                        # a Smi (identity hash) is fine; a pointer must be a heap object
+                        if (w & 3 != 0 and not points_to_object(base, &areas, &table.table, w)) or \
+                                not points_to_object(base, &areas, &table.table,
+                                                     load64(base + pos + p[P_ELEMENTS_OFFSET])):
+                            pos += 8
+                            continue
+                    if flags & FLAG_FILLER:
+                        pos += obj_size
+                        continue
+                    counts[m] += 1
+                    if flags & FLAG_COLLECT:
+                        found_add(&collected, vaddr + <uint64_t>(pos - <int64_t>segments[s, 1]))
+                    if kind != SIZE_UNKNOWN_KIND:
+                        sizes[m] += obj_size
+                        pos += obj_size
+                    else:
+                        pos += 8
+    finally:
+        collected_array = found_array(&collected)
+    return counts_array, sizes_array, collected_array

@@ -2,14 +2,17 @@
 
 pyelftools locates the sections; the symbol table itself (hundreds of thousands of entries
 in a 100 MB binary) is decoded in bulk with numpy, since walking it symbol by symbol in
-Python takes seconds.
+Python takes seconds. What is read is cached per build-id in the user's cache directory,
+so later runs on cores of the same build only read the build-id.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import struct
+import tempfile
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -55,31 +58,85 @@ class NodeBinary:
         return ".".join(map(str, self.v8_version)) if self.v8_version else "unknown"
 
 
-def read_node_binary(path: str) -> NodeBinary:
+CACHE_FORMAT = 1
+
+
+def cache_dir() -> str:
+    """Where v8scan caches what it read: $V8SCAN_CACHE_DIR, else $XDG_CACHE_HOME/v8scan,
+    else ~/.cache/v8scan."""
+    explicit = os.environ.get("V8SCAN_CACHE_DIR")
+    if explicit:
+        return explicit
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "v8scan")
+
+
+def read_node_binary(path: str, use_cache: bool = True) -> NodeBinary:
     """Read build-id, versions and `v8dbg_*` constants of the executable at `path`.
 
+    With `use_cache`, a build read before is taken from the cache (keyed by build-id,
+    which names the exact build) and a new one is added to it.
     Raises BinaryError when the file is missing or not a readable ELF executable.
     """
     if not os.path.isfile(path):
         raise BinaryError(f"node binary {path} does not exist")
     try:
         with open(path, "rb") as f:
-            return _read(path, f)
+            elf = ELFFile(f)
+            if elf["e_type"] not in ("ET_EXEC", "ET_DYN"):
+                raise BinaryError(f"{path} is not an executable (ELF type {elf['e_type']})")
+            sections = list(elf.iter_sections())
+            build_id = next(filter(None, (find_build_id(sec.data()) for sec in sections
+                                          if sec["sh_type"] == "SHT_NOTE")), None)
+            cached = _from_cache(path, build_id) if use_cache and build_id else None
+            if cached is not None:
+                return cached
+            binary = _read(path, f, elf, sections, build_id)
     except (ELFError, struct.error, ValueError) as exc:
         raise BinaryError(f"{path} is not a readable ELF executable ({exc})") from None
     except OSError as exc:
         raise BinaryError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if use_cache and build_id:
+        _to_cache(binary)
+    return binary
 
 
-def _read(path: str, f) -> NodeBinary:
-    elf = ELFFile(f)
-    if elf["e_type"] not in ("ET_EXEC", "ET_DYN"):
-        raise BinaryError(f"{path} is not an executable (ELF type {elf['e_type']})")
-    sections = list(elf.iter_sections())
-    build_id = None
-    for sec in sections:
-        if sec["sh_type"] == "SHT_NOTE":
-            build_id = build_id or find_build_id(sec.data())
+def _cache_path(build_id: str) -> str:
+    return os.path.join(cache_dir(), "binaries", f"{build_id}.json")
+
+
+def _from_cache(path: str, build_id: str) -> Optional[NodeBinary]:
+    """The cached reading of this build, or None (missing, unreadable or another format)."""
+    try:
+        with open(_cache_path(build_id)) as f:
+            saved = json.load(f)
+        if saved.get("format") != CACHE_FORMAT or saved.get("build_id") != build_id:
+            return None
+        v8 = saved["v8_version"]
+        return NodeBinary(path, build_id, saved["node_version"], tuple(v8) if v8 else None,
+                          {str(k): int(v) for k, v in saved["constants"].items()})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _to_cache(binary: NodeBinary) -> None:
+    """Save the reading atomically; a cache that cannot be written is simply not used."""
+    target = _cache_path(binary.build_id or "")
+    saved = {"format": CACHE_FORMAT, "build_id": binary.build_id,
+             "node_version": binary.node_version,
+             "v8_version": list(binary.v8_version) if binary.v8_version else None,
+             "constants": binary.constants}
+    try:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=os.path.dirname(target), suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(saved, f)
+        os.replace(temporary, target)
+    except OSError:
+        pass
+
+
+def _read(path: str, f, elf: ELFFile, sections: list, build_id: Optional[str]) -> NodeBinary:
     symtab = elf.get_section_by_name(".symtab")
     constants: dict[str, int] = {}
     versions: dict[str, int] = {}

@@ -22,27 +22,36 @@ EXIT_BAD_INPUT = 2
 
 
 class _Progress:
-    """A one-line progress bar on stderr, shown only on a terminal after the first second."""
+    """A one-line progress bar on stderr: only on a terminal, and only once a scan has run
+    for a second (short scans stay silent)."""
 
-    def __init__(self, enabled: bool, label: str) -> None:
+    def __init__(self, enabled: bool, path: str) -> None:
         self.enabled = enabled and sys.stderr.isatty()
-        self.label = label
+        try:
+            size = f" ({os.path.getsize(path) / 2**30:.1f} GiB)"
+        except OSError:
+            size = ""
+        self.label = os.path.basename(path) + size
         self.start = time.monotonic()
-        self.shown = False
+        self.shown = -1
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled or time.monotonic() - self.start < 1.0:
             return
-        self.shown = True
+        percent = 100 * done // max(total, 1)
+        if percent == self.shown:
+            return
+        self.shown = percent
         width = 30
-        filled = int(width * done / max(total, 1))
-        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
-                         f"{done / 2**30:.2f}/{total / 2**30:.2f} GiB")
+        filled = width * percent // 100
+        sys.stderr.write(f"\rscanning {self.label} [{'#' * filled}{'.' * (width - filled)}] "
+                         f"{percent:3d}%")
         sys.stderr.flush()
 
     def close(self) -> None:
-        if self.shown:
+        if self.shown >= 0:
             sys.stderr.write("\r" + " " * 79 + "\r")
+            sys.stderr.flush()
 
 
 def _run(action: Callable[[], None], debug: bool) -> None:
@@ -67,12 +76,13 @@ def _warn(warnings) -> None:
 
 
 def _histogram(core: str, node: Optional[str], force: bool, quiet: bool,
-               shapes: bool = False, everything: bool = False):
+               shapes: bool = False, everything: bool = False, jobs: Optional[int] = None):
     from .dump import open_dump
     with open_dump(core, node=node, force=force) as dump:
-        bar = _Progress(not quiet, os.path.basename(core))
+        bar = _Progress(not quiet, core)
         try:
-            return dump.histogram(progress=bar, shapes=shapes, everything=everything)
+            return dump.histogram(progress=bar, shapes=shapes, everything=everything,
+                                  jobs=jobs)
         finally:
             bar.close()
 
@@ -86,7 +96,11 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 top_option = click.option("--top", type=click.IntRange(min=1), metavar="N",
                           help="Show only the first N rows.")
 debug_option = click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
-quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+quiet_option = click.option("--quiet", "-q", is_flag=True,
+                            help="No progress bar (there is none under --json or when stderr "
+                                 "is not a terminal either).")
+jobs_option = click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
+                           help="Threads that scan at once (default: every available core).")
 shapes_option = click.option(
     "--shapes", is_flag=True,
     help="Split JS objects by their own property names, as mdb_v8's ::findjsobjects does "
@@ -124,8 +138,9 @@ def main() -> None:
 @all_option
 @json_option
 @quiet_option
+@jobs_option
 @debug_option
-def histogram(core, node, force, sort, top, shapes, everything, as_json, quiet, debug):
+def histogram(core, node, force, sort, top, shapes, everything, as_json, quiet, jobs, debug):
     """What is on the V8 heap of CORE: count, bytes, kind and constructor.
 
     Objects are grouped as a V8 heap snapshot groups them: JS objects by constructor name,
@@ -140,7 +155,7 @@ def histogram(core, node, force, sort, top, shapes, everything, as_json, quiet, 
     from .render import histogram_json, histogram_text
 
     def action():
-        h = _histogram(core, node, force, quiet or as_json, shapes, everything)
+        h = _histogram(core, node, force, quiet or as_json, shapes, everything, jobs)
         _warn(h.warnings)
         click.echo(histogram_json(h, sort, top, shapes) if as_json
                    else histogram_text(h, sort, top))
@@ -159,8 +174,10 @@ def histogram(core, node, force, sort, top, shapes, everything, as_json, quiet, 
 @all_option
 @json_option
 @quiet_option
+@jobs_option
 @debug_option
-def diff(before, after, node, force, sort, top, shapes, everything, as_json, quiet, debug):
+def diff(before, after, node, force, sort, top, shapes, everything, as_json, quiet, jobs,
+         debug):
     """What grew on the V8 heap between two cores of one process, biggest growth first.
 
     \b
@@ -173,8 +190,8 @@ def diff(before, after, node, force, sort, top, shapes, everything, as_json, qui
 
     def action():
         d = diff_histograms(
-            _histogram(before, node, force, quiet or as_json, shapes, everything),
-            _histogram(after, node, force, quiet or as_json, shapes, everything))
+            _histogram(before, node, force, quiet or as_json, shapes, everything, jobs),
+            _histogram(after, node, force, quiet or as_json, shapes, everything, jobs))
         _warn(d.warnings)
         click.echo(diff_json(d, sort, top, shapes) if as_json else diff_text(d, sort, top))
     _run(action, debug)

@@ -21,7 +21,11 @@ from .errors import CoreFormatError, Warnings
 
 AT_ENTRY = 9
 NT_GNU_BUILD_ID = 3
+PT_LOAD = 1
 PT_NOTE = 4
+ELF64_PHDR = np.dtype([("type", "<u4"), ("flags", "<u4"), ("offset", "<u8"), ("vaddr", "<u8"),
+                       ("paddr", "<u8"), ("filesz", "<u8"), ("memsz", "<u8"), ("align", "<u8")])
+_U8, _U16, _U32, _I32, _U64 = (struct.Struct(f) for f in ("<B", "<H", "<I", "<i", "<Q"))
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class AddressSpace:
         self.buffer = buffer
         self.segments = sorted(segments, key=lambda s: s.vaddr)
         self._starts = [s.vaddr for s in self.segments]
+        self._ends = [s.end for s in self.segments]
+        self._offsets = [s.offset for s in self.segments]
         self._start_array = np.array(self._starts, dtype=np.uint64)
         self._end_array = np.array([s.end for s in self.segments], dtype=np.uint64)
         self._offset_array = np.array([s.offset for s in self.segments], dtype=np.uint64)
@@ -65,45 +71,48 @@ class AddressSpace:
     def segment_at(self, address: int) -> Optional[Segment]:
         """The segment whose file bytes hold `address`, or None."""
         i = bisect.bisect_right(self._starts, address) - 1
-        if i >= 0:
-            seg = self.segments[i]
-            if address < seg.end:
-                return seg
+        if i >= 0 and address < self._ends[i]:
+            return self.segments[i]
         return None
+
+    def _position(self, address: int, size: int) -> Optional[int]:
+        """File position of `size` bytes at `address`, or None if not all are in the core."""
+        i = bisect.bisect_right(self._starts, address) - 1
+        if i < 0 or address + size > self._ends[i] or size < 0:
+            return None
+        return self._offsets[i] + address - self._starts[i]
 
     def read(self, address: int, size: int) -> Optional[memoryview]:
         """`size` bytes at `address`, or None if any of them is not in the core."""
-        seg = self.segment_at(address)
-        if seg is None or address + size > seg.end or size < 0:
-            return None
-        start = seg.offset + address - seg.vaddr
-        return self.view[start : start + size]
+        pos = self._position(address, size)
+        return None if pos is None else self.view[pos : pos + size]
 
-    def _unpack(self, fmt: str, address: int) -> Optional[int]:
-        raw = self.read(address, struct.calcsize(fmt))
-        return None if raw is None else struct.unpack(fmt, raw)[0]
+    def _unpack(self, fmt: struct.Struct, address: int) -> Optional[int]:
+        pos = self._position(address, fmt.size)
+        return None if pos is None else fmt.unpack_from(self.buffer, pos)[0]
 
     def u8(self, address: int) -> Optional[int]:
-        return self._unpack("<B", address)
+        return self._unpack(_U8, address)
 
     def u16(self, address: int) -> Optional[int]:
-        return self._unpack("<H", address)
+        return self._unpack(_U16, address)
 
     def u32(self, address: int) -> Optional[int]:
-        return self._unpack("<I", address)
+        return self._unpack(_U32, address)
 
     def i32(self, address: int) -> Optional[int]:
-        return self._unpack("<i", address)
+        return self._unpack(_I32, address)
 
     def u64(self, address: int) -> Optional[int]:
-        return self._unpack("<Q", address)
+        return self._unpack(_U64, address)
 
     def u64_many(self, addresses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Vectorised u64 reads: (values, found), found False where memory is missing."""
         addresses = np.asarray(addresses, dtype=np.uint64)
         idx = np.searchsorted(self._start_array, addresses, side="right") - 1
         safe = np.clip(idx, 0, None)
-        found = (idx >= 0) & (addresses + np.uint64(8) <= self._end_array[safe])
+        ends = self._end_array[safe]
+        found = (idx >= 0) & (addresses < ends) & (ends - addresses >= np.uint64(8))  # no wrap
         positions = np.where(found, self._offset_array[safe] + addresses
                              - self._start_array[safe], 0).astype(np.int64)
         data = self.as_array()
@@ -163,12 +172,17 @@ class CoreFile:
         self._mmap = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
         segments, notes = [], []
         try:
-            for seg in elf.iter_segments():
-                ptype = seg["p_type"]
-                if ptype == "PT_LOAD" and seg["p_filesz"] > 0:
-                    segments.append(self._load_segment(seg))
-                elif ptype == "PT_NOTE":
-                    notes.append(seg)
+            # Decoded in bulk: a core has thousands of program headers.
+            count, at = elf.num_segments(), elf["e_phoff"]
+            if elf["e_phentsize"] != ELF64_PHDR.itemsize or at + count * ELF64_PHDR.itemsize > size:
+                raise ValueError("program headers run past the end of the file")
+            headers = np.frombuffer(self._mmap, dtype=ELF64_PHDR, count=count, offset=at)
+            for i, header in enumerate(headers.tolist()):
+                p_type, flags, offset, vaddr, _paddr, filesz, memsz, _align = header
+                if p_type == PT_LOAD and filesz > 0:
+                    segments.append(self._load_segment(vaddr, memsz, offset, filesz, flags))
+                elif p_type == PT_NOTE:
+                    notes.append(elf.get_segment(i))
         except (ELFError, struct.error, ValueError) as exc:
             raise CoreFormatError(self.path, f"unreadable program headers ({exc})") from None
         segments = [s for s in segments if s is not None]
@@ -182,8 +196,8 @@ class CoreFile:
         for seg in notes:
             self._load_notes(seg)
 
-    def _load_segment(self, seg) -> Optional[Segment]:
-        offset, filesz = seg["p_offset"], seg["p_filesz"]
+    def _load_segment(self, vaddr: int, memsz: int, offset: int, filesz: int,
+                      flags: int) -> Optional[Segment]:
         available = max(0, min(filesz, self.file_size - offset))
         if available < filesz:
             self.warnings.add(
@@ -192,7 +206,7 @@ class CoreFile:
             )
         if available == 0:
             return None
-        return Segment(seg["p_vaddr"], seg["p_memsz"], offset, available, seg["p_flags"])
+        return Segment(vaddr, memsz, offset, available, flags)
 
     def _load_notes(self, seg) -> None:
         if seg["p_offset"] + seg["p_filesz"] > self.file_size:

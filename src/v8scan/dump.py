@@ -18,7 +18,9 @@ from .errors import BinaryError, BuildIdMismatch, Warnings
 from .heap import Heap
 from .layout import Layout, build_layout
 from .naming import Namer
-from .scan import HeapScan, Progress, find_pages, heap_areas, scan_heap
+from .pages import find_pages, heap_areas
+from .scan import HeapScan, scan_heap
+from .sweep import Progress
 
 
 @dataclass(frozen=True)
@@ -95,29 +97,27 @@ class Dump:
             self.layout.checked, len(memory.segments), memory.total_bytes,
             len(pages), int(areas[:, 2].sum()), young)
 
-    def scan(self, progress: Optional[Progress] = None, everything: bool = False) -> HeapScan:
+    def scan(self, progress: Optional[Progress] = None, everything: bool = False,
+             jobs: Optional[int] = None) -> HeapScan:
         """Scan the heap once per mode; later calls reuse the result.
 
-        `everything` also counts what V8 has let go (free space, young-generation pages).
+        `everything` also counts what V8 has let go (free space, young-generation pages);
+        `jobs` threads scan at once (default: every available core).
         """
         if everything not in self._scans:
             self._scans[everything] = scan_heap(
                 self.core.memory, self.layout, self.warnings, progress,
-                collect=self._per_object_maps, everything=everything)
+                collect=self.namer.per_object_maps, everything=everything, jobs=jobs)
         return self._scans[everything]
 
-    def _per_object_maps(self, maps: np.ndarray, types: np.ndarray) -> np.ndarray:
-        return np.array([self.namer.needs_per_object(m, t)
-                         for m, t in zip(maps.tolist(), types.tolist())], dtype=bool)
-
     def histogram(self, progress: Optional[Progress] = None, shapes: bool = False,
-                  everything: bool = False) -> Histogram:
+                  everything: bool = False, jobs: Optional[int] = None) -> Histogram:
         """Count and shallow size of live V8 objects by kind and name.
 
         `shapes` splits JS objects by their own property names, as mdb_v8's
-        ::findjsobjects does; `everything` counts dead objects too (see `scan`).
+        ::findjsobjects does; `everything` counts dead objects too; `jobs` as in `scan`.
         """
-        scan = self.scan(progress, everything)
+        scan = self.scan(progress, everything, jobs)
         namer = self.namer
         entries = []
         for map_addr, t, count, size, known, per_object in zip(

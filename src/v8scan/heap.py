@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
+
 from .core import AddressSpace
 from .layout import Layout
 
@@ -23,6 +25,7 @@ class Heap:
         self.memory = memory
         self.layout = layout
         self._string_cache: dict[int, Optional[str]] = {}
+        self._key_cache: dict[int, bool] = {}
 
     # --- raw fields ----------------------------------------------------------------
     def field(self, obj: int, offset: int) -> Optional[int]:
@@ -227,15 +230,24 @@ class Heap:
         if capacity is None or capacity < 0 or capacity > 1 << 24:
             return []
         start = L.name_dictionary_prefix_start + L.constants["namedictionaryshape_prefix_size"]
+        width = L.name_dictionary_entry_size
+        raw = self.memory.read(dictionary + L.fixed_array_header + start * L.tagged_size,
+                               capacity * width * L.tagged_size)
+        if raw is None:
+            return []
+        entries = np.frombuffer(raw, dtype="<u8").reshape(capacity, width)
         result = []
-        for i in range(capacity):
-            entry = start + i * L.name_dictionary_entry_size
-            key = self.slot(dictionary, entry)
-            if key is None or key & 3 != 1:
+        for key, value in entries[:, :2].tolist():
+            if key & 3 != 1:
                 continue
-            key_addr = key - 1
-            t = self.instance_type(key_addr)
-            if t is None or not (L.is_string(t) or t == L.symbol_type):
-                continue  # empty (undefined) and deleted (the hole) entries
-            result.append((key_addr, self.slot(dictionary, entry + 1)))
+            if self._is_key(key - 1):  # not the empty (undefined) or deleted (hole) marker
+                result.append((key - 1, value))
         return result
+
+    def _is_key(self, obj: int) -> bool:
+        """Whether `obj` is a String or Symbol; cached, as keys recur in every dictionary."""
+        if obj not in self._key_cache:
+            t = self.instance_type(obj)
+            L = self.layout
+            self._key_cache[obj] = t is not None and (L.is_string(t) or t == L.symbol_type)
+        return self._key_cache[obj]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
+
 from .heap import MAX_CHAIN, Heap
 from .layout import Layout
 
@@ -55,6 +57,7 @@ class Namer:
         self._prototype_names: dict[int, Optional[str]] = {}
         self._function_names: dict[int, str] = {}
         self._map_shapes: dict[int, tuple[str, ...]] = {}
+        self._to_string_tag: dict[int, bool] = {}  # by key address
 
     # --- per map -------------------------------------------------------------------
     def label_map(self, map_addr: int, instance_type: int) -> Label:
@@ -104,23 +107,40 @@ class Namer:
             return L.class_names[t]
         return L.type_name(t)
 
-    def needs_per_object(self, map_addr: int, instance_type: int) -> bool:
-        """Whether objects of this map must be named one by one.
+    def per_object_maps(self, maps: np.ndarray, types: np.ndarray) -> np.ndarray:
+        """Which maps' objects must be named one by one (a boolean mask over `maps`).
 
         Functions are named by their SharedFunctionInfo; prototypes, dictionary-mode objects
-        and objects with an own Symbol.toStringTag can each carry their own name.
+        and objects with an own Symbol.toStringTag can each carry their own name. Reads
+        every map's bits and descriptor keys in bulk, and checks each distinct key once.
         """
-        L = self.layout
-        if not L.is_js_receiver(instance_type):
-            return False
-        if L.is_js_function(instance_type):
-            return True
-        if instance_type in (L.js_bound_function_type, L.js_regexp_type):
-            return False
-        _, bit_field3 = self.heap.map_bits(map_addr)
-        if (bit_field3 >> L.is_prototype_map_shift) & 1 or self.heap.is_dictionary_map(map_addr):
-            return True
-        return any(self._is_to_string_tag(key) for key in self.heap.own_keys(map_addr))
+        L, memory = self.layout, self.heap.memory
+        by_type = {t: (L.is_js_receiver(t), L.is_js_function(t),
+                       t in (L.js_bound_function_type, L.js_regexp_type))
+                   for t in np.unique(types).tolist()}
+        receiver, function, named_by_type = (
+            np.array([by_type[t][k] for t in types.tolist()], dtype=bool) for k in range(3))
+        bits3 = memory.u64_many(maps + np.uint64(L.map_bit_field3))[0] & np.uint64(0xFFFFFFFF)
+        special = ((bits3 >> np.uint64(L.is_prototype_map_shift)) & np.uint64(1)) | (
+            (bits3 >> np.uint64(L.is_dictionary_map_shift)) & np.uint64(1))
+        per_object = receiver & (function | (~named_by_type & (special != 0)))
+        # The rest: an own Symbol.toStringTag among the map's own descriptors' keys.
+        check = np.flatnonzero(receiver & ~function & ~named_by_type & (special == 0))
+        descriptors, _ = memory.u64_many(maps[check] + np.uint64(L.map_instance_descriptors))
+        own = ((bits3[check] & np.uint64(L.own_descriptors_mask))
+               >> np.uint64(L.own_descriptors_shift)).astype(np.int64)
+        owner = np.repeat(np.arange(len(check)), own)
+        index = np.arange(len(owner)) - np.repeat(np.cumsum(own) - own, own)
+        slots = (descriptors[owner] - np.uint64(1) + np.uint64(L.descriptor_array_header)
+                 + (index * L.descriptor_size + L.descriptor_key).astype(np.uint64)
+                 * np.uint64(L.tagged_size))
+        keys, _ = memory.u64_many(slots)
+        unique, inverse = np.unique(keys, return_inverse=True)
+        is_tag = np.array([k & 3 == 1 and self._is_to_string_tag(k - 1)
+                           for k in unique.tolist()], dtype=bool)
+        tagged = np.bincount(owner[is_tag[inverse]], minlength=len(check)) > 0
+        per_object[check[tagged]] = True
+        return per_object
 
     def label_object(self, obj: int, map_addr: int, instance_type: int) -> Label:
         """(kind, name) of one object whose map needs_per_object."""
@@ -133,8 +153,11 @@ class Namer:
         return ("object", self.constructor_name(map_addr, instance_type))
 
     def _is_to_string_tag(self, key: int) -> bool:
-        return (self.heap.instance_type(key) == self.layout.symbol_type
+        if key not in self._to_string_tag:
+            self._to_string_tag[key] = (
+                self.heap.instance_type(key) == self.layout.symbol_type
                 and self.heap.symbol_description(key) == "Symbol.toStringTag")
+        return self._to_string_tag[key]
 
     def _own_to_string_tag(self, obj: int) -> Optional[str]:
         for key, value in self.heap.own_properties(obj):

@@ -1,0 +1,207 @@
+"""Where the live V8 heap objects are: heap pages, allocation areas, and the areas to scan.
+
+Reads page headers (MemoryChunk and, from V8 12, its metadata) and finds the linear
+allocation areas V8 bumps objects into, to hand the scanner only the parts of the heap
+that hold live objects. Knows the layout of pages, not of objects.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from .core import AddressSpace
+from .layout import Layout
+from .sweep import Sweeper, scanner_module, split_rows
+
+PF_W = 2  # ELF program header flag: writable
+
+
+@dataclass(frozen=True)
+class HeapPage:
+    """One V8 heap page (chunk): its object area and what its header says about it."""
+
+    base: int
+    metadata: int       # where size, area and list links are kept (the page itself up to V8 11)
+    area_start: int
+    area_end: int       # cut to what the core holds
+    flags: int
+    heap: int           # the owning Heap*; 0 on read-only pages
+
+    def is_young(self, layout: Layout) -> bool:
+        return bool(self.flags & layout.young_generation_mask)
+
+
+def find_pages(memory: AddressSpace, layout: Layout) -> list[HeapPage]:
+    """Every V8 heap page in the core, in address order.
+
+    A page is a chunk aligned to the page alignment whose header (or, from V8 12, the
+    metadata its header points to) holds its own size (a multiple of 4 KB; read-only pages
+    are smaller than a regular page) and an [area_start, area_end) inside it. All pages of
+    one isolate name the same Heap, so a look-alike in a malloc arena that names another
+    is dropped.
+    """
+    align = layout.page_alignment
+    bases = np.concatenate([np.arange((seg.vaddr + align - 1) // align * align, seg.end, align,
+                                      dtype=np.uint64) for seg in memory.segments])
+    if layout.chunk_metadata < 0:
+        meta = bases
+    else:
+        meta, found = memory.u64_many(bases + np.uint64(layout.chunk_metadata))
+        _, readable = memory.u64_many(meta)
+        keep = found & readable & (meta & np.uint64(7) == 0)
+        bases, meta = bases[keep], meta[keep]
+    size, ok_size = memory.u64_many(meta + np.uint64(layout.chunk_size))
+    start, ok_start = memory.u64_many(meta + np.uint64(layout.chunk_area_start))
+    end, ok_end = memory.u64_many(meta + np.uint64(layout.chunk_area_end))
+    keep = (ok_size & ok_start & ok_end & (size != 0) & (size % np.uint64(4096) == 0)
+            & (bases < start) & (start < end) & (end <= bases + size)
+            & (start & np.uint64(7) == 0))
+    bases, meta, start, end = bases[keep], meta[keep], start[keep], end[keep]
+    flags, _ = memory.u64_many(bases + np.uint64(layout.chunk_flags))
+    heap, _ = memory.u64_many(meta + np.uint64(layout.chunk_heap))
+    pages = []
+    for row in zip(bases.tolist(), meta.tolist(), start.tolist(), end.tolist(),
+                   flags.tolist(), heap.tolist()):
+        base, meta_at, area_start, area_end, page_flags, page_heap = row
+        area_end = min(area_end, memory.segment_at(base).end)  # a page can run past the core
+        if area_start < area_end:
+            pages.append(HeapPage(base, meta_at, area_start, area_end, page_flags, page_heap))
+    heaps = Counter(page.heap for page in pages if page.heap)
+    if heaps:
+        isolate_heap = heaps.most_common(1)[0][0]
+        pages = [page for page in pages if page.heap in (0, isolate_heap)]
+    return pages
+
+
+@dataclass(frozen=True)
+class AllocationArea:
+    """A linear allocation area (LinearAllocationArea: start_, top_, limit_) found in the
+    core: V8 has allocated objects in [start, top) of `page`; [top, limit) is not yet
+    handed out and still holds whatever died there before."""
+
+    page: HeapPage
+    start: int
+    top: int
+    limit: int
+
+
+def find_allocation_areas(memory: AddressSpace, pages: list[HeapPage], page_size: int,
+                          sweeper: Optional[Sweeper] = None) -> list[AllocationArea]:
+    """Linear allocation areas of the heap, found as V8 keeps them: three consecutive
+    untagged words start <= top < limit inside one page's area, in writable memory outside
+    the heap pages (the Heap's spaces and allocators are malloc'ed)."""
+    if not pages:
+        return []
+    impl = scanner_module()
+    starts = np.array([p.area_start for p in pages], dtype=np.uint64)
+    pieces = split_rows(_outside_pages(memory, pages, page_size), overlap=16)
+    args = (int(starts[0]), max(p.area_end for p in pages), page_size)
+    tasks = [((memory.as_array(), pieces[i:i + 1]) + args, int(pieces[i, 2]))
+             for i in range(len(pieces))]
+    if sweeper is None:
+        with Sweeper(1) as own:
+            candidates = own.run(impl.find_allocation_areas, tasks)
+    else:
+        candidates = sweeper.run(impl.find_allocation_areas, tasks)
+    found: dict[tuple[int, int, int], AllocationArea] = {}
+    for where in np.concatenate(candidates or [np.zeros(0, np.uint64)]).tolist():
+        start, top, limit = (memory.u64(where + 8 * k) for k in range(3))
+        i = int(np.searchsorted(starts, np.uint64(start), side="right")) - 1
+        if i < 0:
+            continue
+        page = pages[i]
+        if page.area_start <= start and top <= page.area_end and limit <= page.base + page_size:
+            found.setdefault((start, top, limit), AllocationArea(page, start, top, limit))
+    return list(found.values())
+
+
+def _outside_pages(memory: AddressSpace, pages: list[HeapPage], page_size: int) -> np.ndarray:
+    """Writable memory not inside a heap page, as (vaddr, file offset, size) rows."""
+    spans = sorted((p.base, max(p.area_end, p.base + page_size)) for p in pages)
+    rows = []
+    k = 0
+    for seg in memory.segments:
+        if not seg.flags & PF_W:
+            continue
+        at = seg.vaddr
+        while k < len(spans) and spans[k][1] <= at:
+            k += 1
+        j = k
+        while at < seg.end:
+            hole_start, hole_end = spans[j] if j < len(spans) else (seg.end, seg.end)
+            if hole_start > at:
+                stop = min(hole_start, seg.end)
+                rows.append((at, seg.offset + at - seg.vaddr, stop - at))
+            at = max(at, hole_end)
+            j += 1
+    return np.array(rows, dtype=np.uint64).reshape(-1, 3)
+
+
+def heap_areas(memory: AddressSpace, layout: Layout, pages: Optional[list[HeapPage]] = None,
+               everything: bool = False,
+               sweeper: Optional[Sweeper] = None) -> tuple[np.ndarray, int]:
+    """Object areas to scan, as (vaddr, file offset, size) rows in address order, and the
+    bytes of young-generation pages left out because their allocation area was not found
+    (live objects may be among them).
+
+    Scanning only page areas keeps malloc arenas, stacks and the binary's data, where stray
+    words can look like objects, out of the census. Unless `everything` is asked for, what
+    V8 has let go is left out too: the unallocated rest [top, limit) of each linear
+    allocation area, which still holds what died there before; and the young generation,
+    except the to-space pages up to the one holding its allocation area, and that one up
+    to the allocation top (the rest, and the pages a scavenge flipped away from, hold dead
+    copies).
+    """
+    if pages is None:
+        pages = find_pages(memory, layout)
+    unallocated: dict[int, list[tuple[int, int]]] = {}
+    young_live: dict[int, int] = {}  # young page base -> end of its live objects
+    if not everything:
+        for area in find_allocation_areas(memory, pages, layout.page_alignment, sweeper):
+            unallocated.setdefault(area.page.base, []).append((area.top, area.limit))
+            if area.page.is_young(layout) and area.page.flags & layout.to_page_flag:
+                young_live[area.page.base] = max(young_live.get(area.page.base, 0), area.top)
+                for earlier in _earlier_pages(memory, layout, pages, area.page):
+                    young_live[earlier.base] = earlier.area_end
+    rows = []
+    unknown_young = 0
+    for page in pages:
+        start, end = page.area_start, page.area_end
+        if page.is_young(layout) and not everything:
+            if not young_live:
+                unknown_young += end - start
+            end = min(end, young_live.get(page.base, start))
+        for lo, hi in _cut(start, end, unallocated.get(page.base, [])):
+            seg = memory.segment_at(lo)
+            assert seg is not None
+            rows.append((lo, seg.offset + lo - seg.vaddr, hi - lo))
+    return np.array(rows, dtype=np.uint64).reshape(-1, 3), unknown_young
+
+
+def _earlier_pages(memory: AddressSpace, layout: Layout, pages: list[HeapPage],
+                   page: HeapPage) -> list[HeapPage]:
+    """The pages before `page` in its space's page list, following list_node_.prev_. In
+    the young generation's to-space these are full of objects allocated (or copied by the
+    scavenge) before the page the allocation area is on."""
+    by_metadata = {p.metadata: p for p in pages}
+    earlier = []
+    prev = memory.u64(page.metadata + layout.chunk_list_prev)
+    while prev in by_metadata and len(earlier) < len(pages):
+        earlier.append(by_metadata[prev])
+        prev = memory.u64(by_metadata[prev].metadata + layout.chunk_list_prev)
+    return earlier
+
+
+def _cut(start: int, end: int, holes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """[start, end) without the holes, as ordered non-empty ranges."""
+    ranges = []
+    for lo, hi in sorted(holes):
+        if lo > start:
+            ranges.append((start, min(lo, end)))
+        start = max(start, hi)
+    ranges.append((start, end))
+    return [(lo, hi) for lo, hi in ranges if lo < hi]
