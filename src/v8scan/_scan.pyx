@@ -157,11 +157,15 @@ cdef object found_array(Found* f):
 cdef struct Areas:
     const uint64_t* rows   # n rows of (vaddr, file offset, size), sorted by vaddr
     Py_ssize_t n
+    Py_ssize_t hint        # the row of the last hit: pointers tend to go where the last did
 
 
 cdef inline int64_t area_position(Areas* a, uint64_t address, uint64_t length) noexcept nogil:
     """File position of `length` bytes at `address`, or -1 if they are not all in one area."""
-    cdef Py_ssize_t lo = 0, hi = a.n, mid
+    cdef Py_ssize_t lo = a.hint, hi, mid
+    if a.rows[3 * lo] <= address and address + length <= a.rows[3 * lo] + a.rows[3 * lo + 2]:
+        return <int64_t>(a.rows[3 * lo + 1] + address - a.rows[3 * lo])
+    lo, hi = 0, a.n
     while lo < hi:
         mid = (lo + hi) >> 1
         if a.rows[3 * mid] <= address:
@@ -173,6 +177,7 @@ cdef inline int64_t area_position(Areas* a, uint64_t address, uint64_t length) n
     lo -= 1
     if address + length > a.rows[3 * lo] + a.rows[3 * lo + 2]:
         return -1
+    a.hint = lo
     return <int64_t>(a.rows[3 * lo + 1] + address - a.rows[3 * lo])
 
 
@@ -317,9 +322,10 @@ def count_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
     cdef int64_t[::1] counts = counts_array
     cdef int64_t[::1] sizes = sizes_array
     cdef _Table table = _Table(map_keys)
-    cdef Areas areas
-    areas.rows = &segments[0, 0] if segments.shape[0] else NULL
-    areas.n = segments.shape[0]
+    if segments.shape[0] == 0:
+        return counts_array, sizes_array, np.zeros(0, dtype=np.uint64)
+    cdef Areas properties_areas = Areas(&segments[0, 0], segments.shape[0], 0)
+    cdef Areas elements_areas = properties_areas  # each keeps its own hint
     if stop < 0:
         stop = segments.shape[0]
     cdef const uint8_t* base = &data[0]
@@ -353,8 +359,9 @@ def count_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
                     if flags & FLAG_JS_RECEIVER:
                         w = load64(base + pos + p[P_PROPERTIES_OFFSET])
                         # a Smi (identity hash) is fine; a pointer must be a heap object
-                        if (w & 3 != 0 and not points_to_object(base, &areas, &table.table, w)) or \
-                                not points_to_object(base, &areas, &table.table,
+                        if (w & 3 != 0 and
+                                not points_to_object(base, &properties_areas, &table.table, w)) or \
+                                not points_to_object(base, &elements_areas, &table.table,
                                                      load64(base + pos + p[P_ELEMENTS_OFFSET])):
                             pos += 8
                             continue
