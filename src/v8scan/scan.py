@@ -91,13 +91,19 @@ def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
         flags[per_object] |= _scan_py.MAP_COLLECT
         fixed_args = (data, segments, maps + np.uint64(1), kinds, fixed, flags,
                       _scan_params(layout))
-        results = sweeper.run(impl.count_objects, [
-            (fixed_args + (a, b), n) for a, b, n in groups], WEIGHT_OBJECTS)
+        counts = np.zeros(len(maps), dtype=np.int64)
+        total_sizes = np.zeros(len(maps), dtype=np.int64)
+        collected = []
+
+        def add(result) -> None:
+            np.add(counts, result[0], out=counts)
+            np.add(total_sizes, result[1], out=total_sizes)
+            collected.append(result[2])
+        sweeper.run(impl.count_objects, [(fixed_args + (a, b), n) for a, b, n in groups],
+                    WEIGHT_OBJECTS, fold=add)
         sweeper.finish()
-    counts = np.sum([r[0] for r in results], axis=0, dtype=np.int64)
-    total_sizes = np.sum([r[1] for r in results], axis=0, dtype=np.int64)
     return HeapScan(maps, types, kinds != _scan_py.SIZE_UNKNOWN, counts, total_sizes,
-                    meta, per_object, np.concatenate([r[2] for r in results]),
+                    meta, per_object, np.sort(np.concatenate(collected)),
                     int(segments[:, 2].sum()), young_bytes)
 
 

@@ -87,27 +87,37 @@ class Sweeper:
         self._pool = ThreadPoolExecutor(self.jobs) if self.jobs > 1 else None
 
     def run(self, fn: Callable[..., Any], tasks: Sequence[tuple[tuple, int]],
-            weight: int = 1) -> list[Any]:
-        """fn(*args) for each (args, bytes) task, results in task order. `weight` scales
-        the task's bytes in the progress count, for sweeps that cost more per byte."""
-        results: list[Any] = [None] * len(tasks)
+            weight: int = 1, fold: Optional[Callable[[Any], None]] = None) -> list[Any]:
+        """fn(*args) for each (args, bytes) task; results in task order. `weight` scales
+        the task's bytes in the progress count, for sweeps that cost more per byte. With
+        `fold`, each result is handed to it as it arrives (in any order) and not kept,
+        so memory does not grow with the number of chunks."""
+        results: list[Any] = []
+        slots: dict[int, Any] = {}
+
+        def take(i: int, result: Any) -> None:
+            if fold is not None:
+                fold(result)
+            else:
+                slots[i] = result
+            self._advance(tasks[i][1] * weight)
+
         if self._pool is None:
-            for i, (args, size) in enumerate(tasks):
-                results[i] = fn(*args)
-                self._advance(size * weight)
-            return results
-        pending: dict[Future, int] = {self._pool.submit(fn, *args): i
-                                      for i, (args, _) in enumerate(tasks)}
-        try:
-            while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    i = pending.pop(future)
-                    results[i] = future.result()
-                    self._advance(tasks[i][1] * weight)
-        finally:
-            for future in pending:
-                future.cancel()
+            for i, (args, _) in enumerate(tasks):
+                take(i, fn(*args))
+        else:
+            pending: dict[Future, int] = {self._pool.submit(fn, *args): i
+                                          for i, (args, _) in enumerate(tasks)}
+            try:
+                while pending:
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        take(pending.pop(future), future.result())
+            finally:
+                for future in pending:
+                    future.cancel()
+        if fold is None:
+            results = [slots[i] for i in range(len(tasks))]
         return results
 
     def _advance(self, amount: int) -> None:
