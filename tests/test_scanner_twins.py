@@ -100,3 +100,26 @@ def test_split_rows_overlap_finds_every_allocation_area_once(prepared):
     cut = np.concatenate([_scan.find_allocation_areas(data, pieces[i:i + 1], *args)
                           for i in range(len(pieces))])
     np.testing.assert_array_equal(cut, whole)
+
+
+def test_reference_finding_twins_agree(prepared):
+    """find_words, then containing_objects, give the same holders in both twins."""
+    data, areas, keys, kinds, fixed, flags, params, _, _ = prepared
+    rows = areas[: min(len(areas), 40)]
+    targets = np.sort(np.unique(keys[::7]))  # pointers to maps: they are everywhere
+    got = _scan.find_words(data, rows, targets)
+    want = _scan_py.find_words(data, rows, targets)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    where = got[0]
+    assert len(where) > 100
+    in_row = np.searchsorted(rows[:, 0], where, side="right").astype(np.int64) - 1
+    holders = _scan.containing_objects(data, rows, keys, kinds, fixed, flags, params, where,
+                                       in_row)
+    np.testing.assert_array_equal(holders, _scan_py.containing_objects(
+        data, rows, keys, kinds, fixed, flags, params, where, in_row))
+    # A holder starts at or before the word it holds, within the largest object size.
+    held = holders != 0
+    assert held.any()
+    assert (holders[held] <= where[held]).all()
+    assert (where[held] - holders[held] < np.uint64(1 << 31)).all()

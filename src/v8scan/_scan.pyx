@@ -309,32 +309,75 @@ def find_allocation_areas(const uint8_t[::1] data, const uint64_t[:, ::1] segmen
     return result
 
 
+# --- the walk: from one object to the next, as V8 lays them out in a page -------------
+cdef struct Walk:
+    const uint8_t* base
+    MapTable* maps
+    Areas properties_areas   # each keeps its own hint
+    Areas elements_areas
+    const uint8_t* size_kind
+    const int64_t* fixed_size
+    const uint8_t* map_flags
+    const int64_t* p
+
+
+cdef inline int64_t object_at(Walk* walk, int64_t pos, int64_t end, int64_t* map_index) noexcept nogil:
+    """Size of the object whose map word is at `pos` (its map's index in `map_index`), or 0
+    if the word there starts no object; the size of an object of unknown extent is one
+    tagged word (the walk then steps into it, word by word)."""
+    cdef uint64_t w = load64(walk.base + pos)
+    cdef int64_t m, obj_size
+    cdef const int64_t* p = walk.p
+    if w & 3 != 1:
+        return 0
+    m = table_find(walk.maps, w)
+    if m < 0:
+        return 0
+    obj_size = object_size(walk.base, pos, walk.size_kind[m], walk.fixed_size[m], p)
+    if obj_size <= 0 or pos + obj_size > end:
+        return 0  # a stray word: the object it claims does not fit the area
+    if walk.map_flags[m] & FLAG_JS_RECEIVER:
+        w = load64(walk.base + pos + p[P_PROPERTIES_OFFSET])
+        # a Smi (identity hash) is fine; a pointer must be a heap object
+        if (w & 3 != 0 and not points_to_object(walk.base, &walk.properties_areas, walk.maps, w)) \
+                or not points_to_object(walk.base, &walk.elements_areas, walk.maps,
+                                        load64(walk.base + pos + p[P_ELEMENTS_OFFSET])):
+            return 0
+    map_index[0] = m
+    return obj_size
+
+
+cdef Walk make_walk(const uint8_t[::1] data, const uint64_t[:, ::1] segments, MapTable* maps,
+                    const uint8_t[::1] size_kind, const int64_t[::1] fixed_size,
+                    const uint8_t[::1] map_flags, const int64_t[::1] params) except *:
+    if params.shape[0] < P_COUNT:
+        raise ValueError("too few scan parameters")
+    cdef Areas areas = Areas(&segments[0, 0], segments.shape[0], 0)
+    return Walk(&data[0], maps, areas, areas, &size_kind[0], &fixed_size[0], &map_flags[0],
+                &params[0])
+
+
 def count_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
                   const uint64_t[::1] map_keys, const uint8_t[::1] size_kind,
                   const int64_t[::1] fixed_size, const uint8_t[::1] map_flags,
                   const int64_t[::1] params, Py_ssize_t start=0, Py_ssize_t stop=-1):
     """Walk areas [start, stop) and count objects per map; see `_scan_py.count_objects`."""
-    if params.shape[0] < P_COUNT:
-        raise ValueError("too few scan parameters")
     cdef Py_ssize_t n_maps = map_keys.shape[0]
     counts_array = np.zeros(n_maps, dtype=np.int64)
     sizes_array = np.zeros(n_maps, dtype=np.int64)
+    if segments.shape[0] == 0:
+        return counts_array, sizes_array, np.zeros(0, np.uint64), np.zeros(0, np.int64)
     cdef int64_t[::1] counts = counts_array
     cdef int64_t[::1] sizes = sizes_array
     cdef _Table table = _Table(map_keys)
-    if segments.shape[0] == 0:
-        return counts_array, sizes_array, np.zeros(0, dtype=np.uint64)
-    cdef Areas properties_areas = Areas(&segments[0, 0], segments.shape[0], 0)
-    cdef Areas elements_areas = properties_areas  # each keeps its own hint
+    cdef Walk walk = make_walk(data, segments, &table.table, size_kind, fixed_size, map_flags,
+                               params)
     if stop < 0:
         stop = segments.shape[0]
-    cdef const uint8_t* base = &data[0]
-    cdef const int64_t* p = &params[0]
     cdef Py_ssize_t s
-    cdef int64_t pos, end, obj_size, m
-    cdef uint64_t w, vaddr
-    cdef int kind, flags
-    cdef Found collected = Found(NULL, 0, 0)
+    cdef int64_t pos, end, obj_size, m = 0
+    cdef uint64_t vaddr
+    cdef Found collected = Found(NULL, 0, 0), collected_sizes = Found(NULL, 0, 0)
     try:
         with nogil:
             for s in range(start, stop):
@@ -342,40 +385,93 @@ def count_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
                 pos = segments[s, 1]
                 end = pos + <int64_t>(segments[s, 2] // 8 * 8)
                 while pos + 8 <= end:
-                    w = load64(base + pos)
-                    if w & 3 != 1:
+                    obj_size = object_at(&walk, pos, end, &m)
+                    if obj_size == 0:
                         pos += 8
                         continue
-                    m = table_find(&table.table, w)
-                    if m < 0:
-                        pos += 8
-                        continue
-                    kind = size_kind[m]
-                    obj_size = object_size(base, pos, kind, fixed_size[m], p)
-                    if obj_size <= 0 or pos + obj_size > end:
-                        pos += 8  # a stray word: the object it claims does not fit the area
-                        continue
-                    flags = map_flags[m]
-                    if flags & FLAG_JS_RECEIVER:
-                        w = load64(base + pos + p[P_PROPERTIES_OFFSET])
-                        # a Smi (identity hash) is fine; a pointer must be a heap object
-                        if (w & 3 != 0 and
-                                not points_to_object(base, &properties_areas, &table.table, w)) or \
-                                not points_to_object(base, &elements_areas, &table.table,
-                                                     load64(base + pos + p[P_ELEMENTS_OFFSET])):
-                            pos += 8
-                            continue
-                    if flags & FLAG_FILLER:
+                    if map_flags[m] & FLAG_FILLER:
                         pos += obj_size
                         continue
                     counts[m] += 1
-                    if flags & FLAG_COLLECT:
+                    if size_kind[m] == SIZE_UNKNOWN_KIND:
+                        obj_size = 0
+                    if map_flags[m] & FLAG_COLLECT:
                         found_add(&collected, vaddr + <uint64_t>(pos - <int64_t>segments[s, 1]))
-                    if kind != SIZE_UNKNOWN_KIND:
-                        sizes[m] += obj_size
-                        pos += obj_size
-                    else:
-                        pos += 8
+                        found_add(&collected_sizes, <uint64_t>obj_size)
+                    sizes[m] += obj_size
+                    pos += obj_size if obj_size else 8
     finally:
         collected_array = found_array(&collected)
-    return counts_array, sizes_array, collected_array
+        collected_sizes_array = found_array(&collected_sizes).view(np.int64)
+    return counts_array, sizes_array, collected_array, collected_sizes_array
+
+
+def containing_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
+                       const uint64_t[::1] map_keys, const uint8_t[::1] size_kind,
+                       const int64_t[::1] fixed_size, const uint8_t[::1] map_flags,
+                       const int64_t[::1] params, const uint64_t[::1] addresses,
+                       const int64_t[::1] rows):
+    """For each address (sorted, in area rows[i]), the start of the object that holds it,
+    or 0 where it lies in no live object (free space, a filler, a stray gap). Inside an
+    object of unknown extent, the last object that started counts as the holder."""
+    cdef Py_ssize_t n = addresses.shape[0], i = 0, s
+    holders_array = np.zeros(n, dtype=np.uint64)
+    if n == 0:
+        return holders_array
+    cdef uint64_t[::1] holders = holders_array
+    cdef _Table table = _Table(map_keys)
+    cdef Walk walk = make_walk(data, segments, &table.table, size_kind, fixed_size, map_flags,
+                               params)
+    cdef int64_t pos, end, obj_size, step, m = 0, at, holder_pos
+    cdef uint64_t vaddr, offset
+    with nogil:
+        while i < n:
+            s = rows[i]
+            vaddr, offset = segments[s, 0], segments[s, 1]
+            pos = <int64_t>offset
+            end = pos + <int64_t>(segments[s, 2] // 8 * 8)
+            holder_pos = -1  # the object whose extent the walk is in, if any
+            while pos + 8 <= end and i < n and rows[i] == s:
+                obj_size = object_at(&walk, pos, end, &m)
+                if obj_size == 0:
+                    step = 8  # a stray word: still inside an object of unknown extent, if any
+                elif map_flags[m] & FLAG_FILLER:
+                    step, holder_pos = obj_size, -1
+                else:
+                    holder_pos = pos
+                    step = 8 if size_kind[m] == SIZE_UNKNOWN_KIND else obj_size
+                while i < n and rows[i] == s:
+                    at = <int64_t>(addresses[i] - vaddr + offset)
+                    if at >= pos + step:
+                        break
+                    if holder_pos >= 0:
+                        holders[i] = vaddr + <uint64_t>(holder_pos - <int64_t>offset)
+                    i += 1
+                pos += step
+                if obj_size and size_kind[m] != SIZE_UNKNOWN_KIND:
+                    holder_pos = -1  # past a known extent: what follows is its own object
+            while i < n and rows[i] == s:
+                i += 1
+    return holders_array
+
+
+def find_words(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
+               const uint64_t[::1] targets):
+    """(addresses, values) of every word equal to one of `targets` (tagged pointers)."""
+    cdef _Table table = _Table(targets)
+    cdef Found where = Found(NULL, 0, 0), what = Found(NULL, 0, 0)
+    cdef const uint8_t* base = &data[0]
+    cdef Py_ssize_t s, i, n
+    cdef uint64_t vaddr, offset, w
+    try:
+        with nogil:
+            for s in range(segments.shape[0]):
+                vaddr, offset, n = segments[s, 0], segments[s, 1], segments[s, 2] // 8
+                for i in range(n):
+                    w = load64(base + offset + 8 * i)
+                    if w & 3 == 1 and table_find(&table.table, w) >= 0:
+                        found_add(&where, vaddr + 8 * i)
+                        found_add(&what, w)
+    finally:
+        where_array, what_array = found_array(&where), found_array(&what)
+    return where_array, what_array

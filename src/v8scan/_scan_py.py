@@ -8,6 +8,8 @@ for line, so the two can be compared on real bytes.
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 # How the size of an object is found from its map (mirrors `SizeKind` in _scan.pyx).
@@ -97,43 +99,109 @@ def count_objects(data: np.ndarray, segments: np.ndarray, map_keys: np.ndarray,
     """Walk segments [start, stop) and count objects per map.
 
     `map_keys` are the tagged map pointers, sorted; the other per-map arrays follow that
-    order. Returns (counts, sizes, collected): int64 arrays indexed like `map_keys`, and
-    the addresses of objects whose map has MAP_COLLECT, in address order.
+    order. Returns (counts, sizes, collected, collected_sizes): int64 arrays indexed like
+    `map_keys`, then the addresses of objects whose map has MAP_COLLECT, in address order,
+    and their sizes (0 where unknown).
     """
-    collected = []
+    collected, collected_sizes = [], []
     counts = np.zeros(len(map_keys), dtype=np.int64)
     sizes = np.zeros(len(map_keys), dtype=np.int64)
-    keys = map_keys.astype(np.uint64)
-    seg_list = segments.tolist()
-    stop = len(seg_list) if stop < 0 else stop
-    p = [int(x) for x in params]
-    for vaddr, offset, size in seg_list[start:stop]:
-        words = _words(data, offset, size)
-        candidates = np.flatnonzero(np.isin(words, keys)).tolist()
-        next_free = 0  # first word index not inside an accepted object
-        for i in candidates:
-            if i < next_free:
-                continue
-            word = int(words[i])
-            m = int(np.searchsorted(keys, word))
-            pos = offset + 8 * i
-            end = offset + size
-            obj_size = _object_size(data, pos, int(size_kind[m]), int(fixed_size[m]), p)
-            if obj_size <= 0 or pos + obj_size > end:
-                continue  # a stray word: the object it claims does not fit the segment
-            flags = int(map_flags[m])
-            if flags & MAP_JS_RECEIVER and not _valid_receiver(data, seg_list, keys, pos, p):
-                continue  # properties/elements are not heap objects: not a JS object
-            if flags & MAP_FILLER:
-                next_free = i + obj_size // 8
+    walk = _Walk(data, segments, map_keys, size_kind, fixed_size, map_flags, params)
+    stop = len(walk.seg_list) if stop < 0 else stop
+    for vaddr, offset, size in walk.seg_list[start:stop]:
+        for pos, m, obj_size in walk.objects(offset, size):
+            if map_flags[m] & MAP_FILLER:
                 continue
             counts[m] += 1
-            if flags & MAP_COLLECT:
-                collected.append(vaddr + 8 * i)
-            if int(size_kind[m]) != SIZE_UNKNOWN:
+            known = int(size_kind[m]) != SIZE_UNKNOWN
+            if map_flags[m] & MAP_COLLECT:
+                collected.append(vaddr + pos - offset)
+                collected_sizes.append(obj_size if known else 0)
+            if known:
                 sizes[m] += obj_size
+    return (counts, sizes, np.array(collected, dtype=np.uint64),
+            np.array(collected_sizes, dtype=np.int64))
+
+
+def containing_objects(data: np.ndarray, segments: np.ndarray, map_keys: np.ndarray,
+                       size_kind: np.ndarray, fixed_size: np.ndarray, map_flags: np.ndarray,
+                       params: np.ndarray, addresses: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """For each address (sorted, in area rows[i]), the start of the object that holds it,
+    or 0 where it lies in no live object (free space, a filler, a stray gap). Inside an
+    object of unknown extent, the last object that started counts as the holder."""
+    walk = _Walk(data, segments, map_keys, size_kind, fixed_size, map_flags, params)
+    holders = np.zeros(len(addresses), dtype=np.uint64)
+    for s in np.unique(rows).tolist():
+        vaddr, offset, size = walk.seg_list[s]
+        objects = list(walk.objects(offset, size))
+        spans = []  # (start, end, holder or None) in file positions
+        for k, (pos, m, obj_size) in enumerate(objects):
+            if map_flags[m] & MAP_FILLER:
+                spans.append((pos, pos + obj_size, None))
+            elif int(size_kind[m]) == SIZE_UNKNOWN:
+                # stray words after it are still inside it, up to the next object
+                following = objects[k + 1][0] if k + 1 < len(objects) else offset + size
+                spans.append((pos, following, pos))
+            else:
+                spans.append((pos, pos + obj_size, pos))
+        starts = [span[0] for span in spans]
+        for i in np.flatnonzero(rows == s).tolist():
+            at = int(addresses[i]) - vaddr + offset
+            k = bisect.bisect_right(starts, at) - 1
+            if k >= 0 and at < spans[k][1] and spans[k][2] is not None:
+                holders[i] = vaddr + spans[k][2] - offset
+    return holders
+
+
+def find_words(data: np.ndarray, segments: np.ndarray, targets: np.ndarray):
+    """(addresses, values) of every word equal to one of `targets` (tagged pointers)."""
+    where, what = [], []
+    for vaddr, offset, size in segments.tolist():
+        words = _words(data, offset, size)
+        for i in np.flatnonzero(np.isin(words, targets)).tolist():
+            where.append(vaddr + 8 * i)
+            what.append(int(words[i]))
+    return np.array(where, dtype=np.uint64), np.array(what, dtype=np.uint64)
+
+
+class _Walk:
+    """The object-by-object walk of an area, as `object_at` in _scan.pyx does it."""
+
+    def __init__(self, data, segments, map_keys, size_kind, fixed_size, map_flags, params):
+        self.data, self.size_kind, self.fixed_size, self.map_flags = (
+            data, size_kind, fixed_size, map_flags)
+        self.seg_list = segments.tolist()
+        self.keys = map_keys.astype(np.uint64)
+        self.p = [int(x) for x in params]
+
+    def objects(self, offset: int, size: int):
+        """(position, map index, size) of every object the walk accepts, fillers too."""
+        words = _words(self.data, offset, size)
+        end = offset + size // 8 * 8
+        next_free = 0  # first word index not inside an accepted object
+        for i in np.flatnonzero(np.isin(words, self.keys)).tolist():
+            if i < next_free:
+                continue
+            pos = offset + 8 * i
+            m = self._object_at(words, i, pos, end)
+            if m is None:
+                continue
+            obj_size = _object_size(self.data, pos, int(self.size_kind[m]),
+                                    int(self.fixed_size[m]), self.p)
+            yield pos, m, obj_size
+            if int(self.size_kind[m]) != SIZE_UNKNOWN:
                 next_free = i + obj_size // 8
-    return counts, sizes, np.array(collected, dtype=np.uint64)
+
+    def _object_at(self, words, i: int, pos: int, end: int):
+        m = int(np.searchsorted(self.keys, int(words[i])))
+        obj_size = _object_size(self.data, pos, int(self.size_kind[m]),
+                                int(self.fixed_size[m]), self.p)
+        if obj_size <= 0 or pos + obj_size > end:
+            return None  # a stray word: the object it claims does not fit the segment
+        if self.map_flags[m] & MAP_JS_RECEIVER and not _valid_receiver(
+                self.data, self.seg_list, self.keys, pos, self.p):
+            return None  # properties/elements are not heap objects: not a JS object
+        return m
 
 
 def _object_size(data, pos: int, kind: int, fixed: int, p: list[int]) -> int:

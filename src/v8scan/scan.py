@@ -93,7 +93,7 @@ def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
                       _scan_params(layout))
         counts = np.zeros(len(maps), dtype=np.int64)
         total_sizes = np.zeros(len(maps), dtype=np.int64)
-        collected = []
+        collected: list[np.ndarray] = []
 
         def add(result) -> None:
             np.add(counts, result[0], out=counts)
