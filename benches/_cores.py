@@ -28,11 +28,12 @@ setInterval(() => {}, 1000);
 """
 
 
-def make_core(heap_mb: int, workdir: str, node: str = "node") -> tuple[str, int]:
+def make_core(heap_mb: int, workdir: str, node: str = "node",
+              program: str = FILL) -> tuple[str, int]:
     """gcore of a node process filled to `heap_mb` MB of live rows: (path, rows)."""
     script = os.path.join(workdir, "fill.js")
     with open(script, "w") as f:
-        f.write(FILL)
+        f.write(program)
     proc = subprocess.Popen([node, "--expose-gc", f"--max-old-space-size={heap_mb * 2 + 512}",
                              script, str(heap_mb)], stdout=subprocess.PIPE, text=True)
     try:

@@ -80,7 +80,7 @@ def test_node_binary_that_does_not_match(census_cores):
 
 
 def test_help_of_every_command():
-    for command in ("histogram", "diff", "info", "demo"):
+    for command in ("histogram", "diff", "info", "demo", "instances", "retainers"):
         result = run_cli(command, "--help")
         assert result.returncode == 0
         assert "Example" in result.stdout  # "Example:" or "Examples:"

@@ -197,6 +197,99 @@ def diff(before, after, node, force, sort, top, shapes, everything, as_json, qui
     _run(action, debug)
 
 
+def _parse_address(text: str) -> Optional[int]:
+    try:
+        return int(text, 16) if text.lower().startswith("0x") else None
+    except ValueError:
+        return None
+
+
+@main.command()
+@click.argument("core", type=click.Path(dir_okay=False))
+@click.argument("name")
+@node_option
+@force_option
+@click.option("--shape", metavar="PROPS",
+              help="Only JS objects with exactly these own properties, comma-separated "
+                   "(\"id,user,payload\").")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Print only the first N addresses (all are counted).")
+@json_option
+@jobs_option
+@debug_option
+def instances(core, name, node, force, shape, limit, as_json, jobs, debug):
+    """Addresses and sizes of the live objects called NAME in CORE.
+
+    NAME is a row's name as `histogram` prints it (a constructor, a function, a V8 type)
+    or a kind (string, closure, ...). Feed an address to `retainers`.
+
+    \b
+    Examples:
+      v8scan instances core.1234 RowDataPacket --limit 10
+      v8scan instances core.1234 Object --shape id,genreIds
+    """
+    from .dump import open_dump
+    from .render import instances_json, instances_text
+
+    def action():
+        props = [p.strip() for p in shape.split(",")] if shape is not None else None
+        with open_dump(core, node=node, force=force) as dump:
+            found = dump.instances(name, props, jobs)
+            _warn(dump.warnings)
+        click.echo(instances_json(core, name, found, limit) if as_json
+                   else instances_text(found, limit))
+    _run(action, debug)
+
+
+@main.command()
+@click.argument("core", type=click.Path(dir_okay=False))
+@click.argument("target")
+@node_option
+@force_option
+@click.option("--hops", type=click.IntRange(min=1, max=32), default=8, show_default=True,
+              help="How far to walk up from the targets towards a root.")
+@json_option
+@jobs_option
+@debug_option
+def retainers(core, target, node, force, hops, as_json, jobs, debug):
+    """Who holds TARGET in CORE: every object called TARGET (as in `instances`), or the
+    object at address TARGET (0x...), grouped by the path that holds it, up to a root (a
+    closure's or module's context, or the global object).
+
+    \b
+    Examples:
+      v8scan retainers core.1234 RowDataPacket
+      v8scan retainers core.1234 0x2f1e5a9c1e21
+    """
+    from collections import Counter
+
+    import numpy as np
+
+    from .dump import open_dump
+    from .errors import V8ScanError
+    from .render import retainers_json, retainers_text
+    from .retainers import retainer_paths
+
+    def action():
+        address = _parse_address(target)
+        with open_dump(core, node=node, force=force) as dump:
+            if address is not None:
+                targets = [address & ~1]
+            else:
+                found = dump.instances(target, None, jobs)
+                # "Job": the Job objects, not also the class Job (a closure) itself
+                kinds = Counter(i.kind for i in found)
+                targets = [i.address for i in found if i.kind == kinds.most_common(1)[0][0]]
+                if not targets:
+                    raise V8ScanError(f"no live object is called {target!r}",
+                                      hint="names are as `v8scan histogram` prints them")
+            paths = retainer_paths(dump, np.array(targets, dtype=np.uint64), hops, jobs)
+            _warn(dump.warnings)
+        click.echo(retainers_json(core, target, paths) if as_json
+                   else retainers_text(target, paths))
+    _run(action, debug)
+
+
 @main.command()
 @click.argument("core", type=click.Path(dir_okay=False))
 @node_option

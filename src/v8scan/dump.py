@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -19,8 +19,18 @@ from .heap import Heap
 from .layout import Layout, build_layout
 from .naming import Namer
 from .pages import find_pages, heap_areas
-from .scan import HeapScan, scan_heap
+from .scan import HeapScan, collect_objects, scan_heap
 from .sweep import Progress
+
+
+@dataclass(frozen=True, order=True)
+class Instance:
+    """One live object: where it is, its shallow size (0 if unknown) and its name."""
+
+    address: int
+    size: int
+    kind: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -135,11 +145,8 @@ class Dump:
         """Collected objects named one by one; functions once per SharedFunctionInfo."""
         if len(scan.collected) == 0:
             return []
-        map_words, _ = self.core.memory.u64_many(scan.collected)
-        maps = map_words - np.uint64(1)
-        map_index = np.searchsorted(scan.maps, maps)
-        sizes = scan.sizes[map_index] // np.maximum(scan.counts[map_index], 1)
-        types = scan.instance_types[map_index]
+        maps, types = self._maps_of(scan, scan.collected)
+        sizes = scan.collected_sizes
         is_function = (types >= self.layout.js_function_type) & (
             types <= self.layout.last_js_function_type)
         entries = []
@@ -162,6 +169,47 @@ class Dump:
                 shape, dictionary = self.namer.object_shape(obj, map_addr)
             entries.append(((kind, name, shape, dictionary), 1, int(size), True))
         return entries
+
+    def _maps_of(self, scan: HeapScan, objects: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(map, instance type) of each object, all of whose maps the scan found."""
+        maps = self.core.memory.u64_many(objects)[0] - np.uint64(1)
+        return maps, scan.instance_types[np.searchsorted(scan.maps, maps)]
+
+    def instances(self, name: str, shape: Optional[Sequence[str]] = None,
+                  jobs: Optional[int] = None) -> list[Instance]:
+        """Every live object named `name` (a constructor or function name as `histogram`
+        shows it, or a kind such as "string"), in address order. With `shape`, only JS
+        objects whose own property names are exactly these (in order; a dictionary-mode
+        object's sorted)."""
+        scan = self.scan(jobs=jobs)
+        namer, wanted_shape = self.namer, tuple(shape) if shape is not None else None
+
+        def matches(kind: str, label: str, t: int, shape_of) -> bool:
+            if name not in (label, kind):
+                return False
+            return wanted_shape is None or (namer.has_shape(t) and shape_of() == wanted_shape)
+
+        wanted = np.zeros(len(scan.maps), dtype=bool)
+        for i, (map_addr, t, count, per_object) in enumerate(zip(
+                scan.maps.tolist(), scan.instance_types.tolist(), scan.counts.tolist(),
+                scan.per_object.tolist())):
+            if count and not per_object:
+                kind, label = namer.label_map(map_addr, t)
+                wanted[i] = matches(kind, label, t, lambda: namer.map_shape(map_addr))
+        found = []
+        if wanted.any():
+            addresses, sizes = collect_objects(self.core.memory, scan, wanted, jobs)
+            maps, types = self._maps_of(scan, addresses)
+            labels = {m: namer.label_map(m, t) for m, t in set(zip(maps.tolist(), types.tolist()))}
+            found.extend(Instance(obj, size, *labels[map_addr]) for obj, map_addr, size
+                         in zip(addresses.tolist(), maps.tolist(), sizes.tolist()))
+        maps, types = self._maps_of(scan, scan.collected)
+        for obj, map_addr, t, size in zip(scan.collected.tolist(), maps.tolist(),
+                                          types.tolist(), scan.collected_sizes.tolist()):
+            kind, label = namer.label_object(obj, map_addr, t)
+            if matches(kind, label, t, lambda: namer.object_shape(obj, map_addr)[0]):
+                found.append(Instance(obj, size, kind, label))
+        return sorted(found)
 
     def close(self) -> None:
         self.core.close()

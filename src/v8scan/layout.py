@@ -70,6 +70,7 @@ REQUIRED: dict[str, str] = {
     "js_properties": "class_JSReceiver__raw_properties_or_hash",
     "js_elements": "class_JSObject__elements",
     "js_function_shared": "class_JSFunction__shared",
+    "js_function_context": "class_JSFunction__context",
     "sfi_name_or_scope_info": "class_SharedFunctionInfo__name_or_scope_info",
     "string_length": "class_String__length",
     "seq_one_byte_chars": "class_SeqOneByteString__chars",

@@ -115,3 +115,39 @@ def _label(row: Row | DiffRow) -> str:
     shown = ", ".join(row.properties[:MAX_SHOWN_PROPERTIES])
     more = len(row.properties) - MAX_SHOWN_PROPERTIES
     return f"{name}: {shown}" + (f", ... (+{more})" if more > 0 else "")
+
+
+def instances_text(found: list, limit: Optional[int] = None) -> str:
+    lines = [f"{'Address':>18}  {'Bytes':>10}  {'Kind':<20}  Name"]
+    for item in found[:limit] if limit else found:
+        lines.append(f"{item.address:#18x}  {item.size or '?':>10}  {item.kind:<20}  {item.name}")
+    shown = min(len(found), limit) if limit else len(found)
+    lines.append(f"{len(found):,} objects" + (f" ({shown:,} shown)" if shown < len(found) else ""))
+    return "\n".join(lines)
+
+
+def instances_json(core: str, name: str, found: list, limit: Optional[int] = None) -> str:
+    return json.dumps({
+        "core": core, "name": name, "count": len(found),
+        "instances": [{"address": f"{i.address:#x}", "size": i.size, "kind": i.kind,
+                       "name": i.name} for i in (found[:limit] if limit else found)],
+    }, indent=1)
+
+
+def retainers_text(target: str, paths: list) -> str:
+    total = sum(p.count for p in paths)
+    lines = [f"{total:,} {target} held by:"]
+    for p in paths:
+        chain = "\n      held by ".join(p.steps) if p.steps else "(nothing in the heap)"
+        end = "" if p.rooted else "\n      ... (no root within the hops searched)"
+        samples = ", ".join(f"{a:#x}" for a in p.samples)
+        lines.append(f"  {p.count:>9,}  {chain}{end}\n             e.g. {samples}")
+    return "\n".join(lines)
+
+
+def retainers_json(core: str, target: str, paths: list) -> str:
+    return json.dumps({
+        "core": core, "target": target,
+        "paths": [{"count": p.count, "steps": list(p.steps), "rooted": p.rooted,
+                   "samples": [f"{a:#x}" for a in p.samples]} for p in paths],
+    }, indent=1)

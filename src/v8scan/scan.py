@@ -38,8 +38,11 @@ class HeapScan:
     meta_maps: np.ndarray
     per_object: np.ndarray      # per map: its objects are in `collected`, named one by one
     collected: np.ndarray       # objects named one by one: functions, prototypes, ...
+    collected_sizes: np.ndarray  # their sizes (0 where not known)
     bytes_scanned: int
     young_bytes: int            # young-generation bytes not scanned, liveness unknown
+    areas: np.ndarray           # the (vaddr, file offset, size) rows walked
+    walk_rules: tuple           # (size kinds, fixed sizes, flags, params) the walk used
 
 
 def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
@@ -93,18 +96,69 @@ def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
                       _scan_params(layout))
         counts = np.zeros(len(maps), dtype=np.int64)
         total_sizes = np.zeros(len(maps), dtype=np.int64)
-        collected: list[np.ndarray] = []
+        collected: list[tuple[np.ndarray, np.ndarray]] = []
 
         def add(result) -> None:
             np.add(counts, result[0], out=counts)
             np.add(total_sizes, result[1], out=total_sizes)
-            collected.append(result[2])
+            collected.append((result[2], result[3]))
         sweeper.run(impl.count_objects, [(fixed_args + (a, b), n) for a, b, n in groups],
                     WEIGHT_OBJECTS, fold=add)
         sweeper.finish()
+    addresses, object_sizes = _in_address_order(collected)
     return HeapScan(maps, types, kinds != _scan_py.SIZE_UNKNOWN, counts, total_sizes,
-                    meta, per_object, np.sort(np.concatenate(collected)),
-                    int(segments[:, 2].sum()), young_bytes)
+                    meta, per_object, addresses, object_sizes, int(segments[:, 2].sum()),
+                    young_bytes, segments, (kinds, fixed, flags & np.uint8(~_scan_py.MAP_COLLECT & 0xFF),
+                                            _scan_params(layout)))
+
+
+def collect_objects(memory: AddressSpace, scan: HeapScan, wanted: np.ndarray,
+                    jobs: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
+    """(addresses, sizes) of every live object of the maps where `wanted` is True, in
+    address order: the scan's walk again, recording those objects."""
+    kinds, fixed, flags, params = scan.walk_rules
+    flags = flags | np.where(wanted, _scan_py.MAP_COLLECT, 0).astype(np.uint8)
+    args = (memory.as_array(), scan.areas, scan.maps + np.uint64(1), kinds, fixed, flags, params)
+    found: list[tuple[np.ndarray, np.ndarray]] = []
+    with Sweeper(jobs) as sweeper:
+        sweeper.run(scanner_module().count_objects,
+                    [(args + (a, b), 0) for a, b in row_groups(scan.areas)],
+                    fold=lambda result: found.append((result[2], result[3])))
+    return _in_address_order(found)
+
+
+def find_holders(memory: AddressSpace, scan: HeapScan, targets: np.ndarray,
+                 jobs: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every live reference to the objects at `targets` (untagged addresses):
+    (holder object, address of the referencing word, target), in address order.
+
+    One sweep looks for all targets at once (a hash set of their tagged pointers); the
+    objects holding the words found are then found by walking only the areas they are in.
+    """
+    impl = scanner_module()
+    data, areas = memory.as_array(), scan.areas
+    keys = np.unique(np.asarray(targets, dtype=np.uint64)) + np.uint64(1)
+    found: list[tuple[np.ndarray, np.ndarray]] = []
+    with Sweeper(jobs) as sweeper:
+        sweeper.run(impl.find_words, [((data, areas[a:b], keys), 0)
+                                      for a, b in row_groups(areas)], fold=found.append)
+    where = np.concatenate([f[0] for f in found] or [np.zeros(0, np.uint64)])
+    what = np.concatenate([f[1] for f in found] or [np.zeros(0, np.uint64)])
+    order = np.argsort(where)
+    where, what = where[order], what[order]
+    rows = np.searchsorted(areas[:, 0], where, side="right").astype(np.int64) - 1
+    kinds, fixed, flags, params = scan.walk_rules
+    holders = impl.containing_objects(data, areas, scan.maps + np.uint64(1), kinds, fixed, flags,
+                                      params, where, rows)
+    real = (holders != 0) & (holders != what - np.uint64(1))  # not free space, not itself
+    return holders[real], where[real], what[real] - np.uint64(1)
+
+
+def _in_address_order(parts: list[tuple[np.ndarray, np.ndarray]]):
+    addresses = np.concatenate([p[0] for p in parts] or [np.zeros(0, np.uint64)])
+    sizes = np.concatenate([p[1] for p in parts] or [np.zeros(0, np.int64)])
+    order = np.argsort(addresses, kind="stable")
+    return addresses[order], sizes[order]
 
 
 def _valid_maps(memory: AddressSpace, layout: Layout, candidates: np.ndarray):

@@ -1,0 +1,240 @@
+"""Who holds the targets: references to them, named by holder and slot, up to a GC root.
+
+Each hop is one sweep for every object of the current frontier at once (`find_holders`).
+Internal containers (an array's elements, a property backing store, a property cell)
+are looked through to the object that owns them, so a path reads the way JavaScript
+does: `Array[...]`, `Object.pending`, `cache in the context of flush (db.js)`. A path
+ends at a root: a closure's or module's context, or the global object.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from .scan import HeapScan, find_holders
+
+DEFAULT_HOPS = 8
+
+
+@dataclass(frozen=True)
+class RetainerPath:
+    """How `count` of the targets are held: steps from the nearest holder to a root."""
+
+    count: int
+    steps: tuple[str, ...]
+    rooted: bool          # ends at a context or the global object (else: hops ran out,
+    #                       or nothing in the heap refers to the last holder)
+    samples: tuple[int, ...]  # a few target addresses that follow this path
+
+
+def retainer_paths(dump, targets: np.ndarray, hops: int = DEFAULT_HOPS,
+                   jobs: Optional[int] = None) -> list[RetainerPath]:
+    """Group `targets` (untagged addresses of live objects) by the path that holds them.
+
+    Each target follows its first holder (lowest address) at every hop, so every target
+    is counted in exactly one path. Paths are sorted by count, then by their steps.
+    """
+    scan: HeapScan = dump.scan(jobs=jobs)
+    namer = _SlotNamer(dump)
+    targets = np.unique(np.asarray(targets, dtype=np.uint64))
+    current = {t: t for t in targets.tolist()}   # target -> the object its path is at
+    steps: dict[int, list[str]] = {t: [] for t in current}
+    ended: dict[int, bool] = {}
+    for _ in range(hops):
+        active = [t for t in current if t not in ended]
+        if not active:
+            break
+        frontier = np.unique(np.array([current[t] for t in active], dtype=np.uint64))
+        holders, where, what = find_holders(dump.core.memory, scan, frontier, jobs)
+        _, types = dump._maps_of(scan, holders)
+        keep = (where != holders) & ~namer.is_raw_data(types)  # not a map word, nor bytes
+        first: dict[int, tuple[int, int, bool]] = {}  # that only look like a pointer
+        for holder, at, target, through in zip(holders[keep].tolist(), where[keep].tolist(),
+                                               what[keep].tolist(),
+                                               namer.looked_through(types[keep]).tolist()):
+            first.setdefault(target, (holder, at, through))
+        described: dict[tuple[int, int], tuple[Optional[str], bool]] = {}
+        for t in active:
+            obj = current[t]
+            if obj not in first:
+                ended[t] = False
+                continue
+            holder, at, through = first[obj]
+            current[t] = holder
+            if through:
+                continue  # a container: its owner names the slot
+            if (holder, at) not in described:
+                described[holder, at] = namer.describe(holder, at)
+            text, is_root = described[holder, at]
+            steps[t].append(text)
+            if is_root:
+                ended[t] = True
+    namer.name_contexts(scan, jobs)
+    grouped: Counter = Counter()
+    samples: dict[tuple, list[int]] = {}
+    for t in targets.tolist():
+        key = (tuple(namer.finish(s) for s in steps[t]), ended.get(t, False))
+        grouped[key] += 1
+        samples.setdefault(key, [])
+        if len(samples[key]) < 3:
+            samples[key].append(t)
+    return sorted((RetainerPath(n, key[0], key[1], tuple(samples[key]))
+                   for key, n in grouped.items()), key=lambda p: (-p.count, p.steps))
+
+
+class _SlotNamer:
+    """Names a holder and the slot that holds a reference, as JavaScript would."""
+
+    def __init__(self, dump) -> None:
+        self.dump = dump
+        self.heap, self.layout, self.namer = dump.heap, dump.layout, dump.namer
+        self._contexts: dict[int, set[tuple[str, str]]] = {}  # context -> its closures
+        c = self.layout.constants
+        self._property_cell_type = c.get("type_PropertyCell__PROPERTY_CELL_TYPE", -2)
+        self._collection_types = {c.get("type_JSMap__JS_MAP_TYPE"), c.get("type_JSSet__JS_SET_TYPE"),
+                                  c.get("type_JSWeakMap__JS_WEAK_MAP_TYPE")} - {None}
+        self._property_cell_name = next((v for k, v in c.items()
+                                         if k.startswith("class_PropertyCell__name")), 8)
+
+    def _type(self, obj: int) -> int:
+        return self.heap.instance_type(obj) or -1
+
+    def is_raw_data(self, types: np.ndarray) -> np.ndarray:
+        """Per instance type: objects whose body is bytes, not references."""
+        L = self.layout
+        return self._per_type(types, lambda t: L.is_string(t) or t in (
+            L.heap_number_type, L.byte_array_type, L.fixed_double_array_type))
+
+    def looked_through(self, types: np.ndarray) -> np.ndarray:
+        """Per instance type: containers (elements, property stores, hash tables) whose
+        owner names the slot."""
+        L = self.layout
+        return self._per_type(types, lambda t: not L.is_context(t) and (L.is_fixed_array(t) or t in (
+            L.property_array_type, L.weak_array_list_type)))
+
+    @staticmethod
+    def _per_type(types: np.ndarray, rule) -> np.ndarray:
+        unique, inverse = np.unique(types, return_inverse=True)
+        return np.array([rule(t) for t in unique.tolist()], dtype=bool)[inverse] \
+            if len(unique) else np.zeros(len(types), dtype=bool)
+
+    def describe(self, holder: int, at: int) -> tuple[str, bool]:
+        """(step text, whether the path ends at this holder, a root)."""
+        L, heap = self.layout, self.heap
+        t = self._type(holder)
+        offset = at - holder
+        index = (offset - L.fixed_array_header) // L.tagged_size
+        if L.is_context(t):
+            self._contexts.setdefault(holder, set())
+            name = self._context_variable(holder, index)
+            return f"{name} in @context:{holder:#x}", True
+        if t == L.js_global_object_type:
+            return "global", True
+        if t == self._property_cell_type:  # the value of a global variable
+            name = heap.pointer(holder, self._property_cell_name)
+            return f"global.{self.namer.property_name(name) if name else '?'}", True
+        if L.is_js_receiver(t):
+            map_addr = heap.map_of(holder)
+            label = self._label(holder)
+            if offset == L.js_elements:
+                return f"{label}[...]", False
+            if offset == L.js_properties:
+                return f"{label}.(properties)", False
+            if t in self._collection_types and offset == L.js_elements + L.tagged_size:
+                return f"{label} entries", False  # JSCollection::table, after the header
+            name = self._field_name(map_addr, offset // L.tagged_size
+                                    - (heap.memory.u8(map_addr + L.map_inobject_properties_start)
+                                       or 0)) if map_addr else None
+            return f"{label}.{name or f'<slot {offset // L.tagged_size}>'}", False
+        kind, name = self.namer.label_map(heap.map_of(holder) or 0, t)
+        return f"({name})", False
+
+    def _label(self, obj: int) -> str:
+        map_addr = self.heap.map_of(obj) or 0
+        return self.namer.label_object(obj, map_addr, self._type(obj))[1] or "Function"
+
+    def _field_name(self, map_addr: int, field_index: int) -> Optional[str]:
+        """The own property whose field index (in-object first) is `field_index`."""
+        L, heap = self.layout, self.heap
+        c = L.constants
+        descriptors = heap.pointer(map_addr, L.map_instance_descriptors)
+        bits3 = heap.map_bits(map_addr)[1]
+        count = (bits3 & L.own_descriptors_mask) >> L.own_descriptors_shift
+        if descriptors is None or heap.is_dictionary_map(map_addr):
+            return None
+        for i in range(count):
+            base = L.descriptor_array_header + i * L.descriptor_size * L.tagged_size
+            details = heap.smi_field(descriptors, base + L.descriptor_details * L.tagged_size)
+            key = heap.pointer(descriptors, base + L.descriptor_key * L.tagged_size)
+            if details is None or key is None:
+                continue
+            location = (details & c["prop_location_mask"]) >> c["prop_location_shift"]
+            if location != c["prop_location_Descriptor"] and \
+                    (details & c["prop_index_mask"]) >> c["prop_index_shift"] == field_index:
+                return self.namer.property_name(key)
+        return None
+
+    def _context_variable(self, context: int, slot: int) -> str:
+        """The name of context slot `slot` from the context's ScopeInfo (context locals
+        follow the header slots), or `<slot N>`."""
+        L, heap = self.layout, self.heap
+        scope_info = heap.pointer(context, L.fixed_array_header)  # slot 0
+        if scope_info is None:
+            return f"<slot {slot}>"
+        count = heap.smi_field(scope_info, L.tagged_size * (1 + L.scope_info_context_local_count))
+        if count is None or count >= L.scope_info_max_inlined_names:
+            return f"<slot {slot}>"
+        for header in (2, 3):  # with or without the context extension slot
+            local = slot - header
+            if 0 <= local < count:
+                name = heap.pointer(scope_info, L.tagged_size * (1 + L.scope_info_first_vars + local))
+                text = heap.string(name) if name is not None else None
+                if text and header == 2:
+                    return text
+        return f"<slot {slot}>"
+
+    def name_contexts(self, scan: HeapScan, jobs: Optional[int]) -> None:
+        """Name each context reached by a closure that uses it: one more sweep for all."""
+        if not self._contexts:
+            return
+        L, heap = self.layout, self.heap
+        contexts = np.array(sorted(self._contexts), dtype=np.uint64)
+        holders, where, what = find_holders(self.dump.core.memory, scan, contexts, jobs)
+        for holder, at, context in zip(holders.tolist(), where.tolist(), what.tolist()):
+            if at - holder != L.js_function_context or not L.is_js_function(self._type(holder)):
+                continue
+            sfi = heap.pointer(holder, L.js_function_shared)
+            self._contexts[context].add((self.namer.function_name(sfi) or "(anonymous)",
+                                         self._script_name(sfi) or ""))
+
+    def _script_name(self, sfi: Optional[int]) -> Optional[str]:
+        if sfi is None:
+            return None
+        c = self.layout.constants
+        offset = next((v for k, v in c.items()
+                       if k.startswith("class_SharedFunctionInfo__script")), None)
+        name_offset = next((v for k, v in c.items() if k.startswith("class_Script__name")), None)
+        if offset is None or name_offset is None:
+            return None
+        script = self.heap.pointer(sfi, offset)
+        if script is None or self._type(script) != c.get("type_Script__SCRIPT_TYPE"):
+            return None
+        return self.heap.string(self.heap.pointer(script, name_offset))
+
+    def finish(self, step: str) -> str:
+        """Fill in the closure that names a context, once `name_contexts` has run."""
+        marker = " in @context:"
+        if marker not in step:
+            return step
+        variable, context = step.split(marker)
+        closures = sorted(self._contexts.get(int(context, 16), ()))
+        if not closures:
+            return f"{variable} in a context no closure uses"
+        names = ", ".join(name for name, _ in closures[:5]) + (", ..." if len(closures) > 5 else "")
+        scripts = sorted({script for _, script in closures if script})
+        where = f" ({', '.join(scripts)})" if scripts else ""
+        return f"{variable} in the context of {names}{where}"

@@ -1,0 +1,109 @@
+"""`instances` and `retainers` on a real core of tests/scenarios/holders.js, whose objects
+hang off known paths; the expected counts are what the program itself reports."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import v8scan
+from v8scan.demo import take_core
+from v8scan.retainers import retainer_paths
+
+from .conftest import GCORE, SCENARIOS
+from .nodes import DEFAULT_VERSION, node_binary
+
+
+@dataclass
+class HoldersCore:
+    path: str
+    node: str
+    built: dict   # what the program says it built
+
+
+@pytest.fixture(scope="module")
+def holders(tmp_path_factory) -> HoldersCore:
+    workdir: Path = tmp_path_factory.mktemp("holders")
+    node = node_binary(DEFAULT_VERSION)
+    proc = subprocess.Popen([node, str(SCENARIOS / "holders.js")], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        built = json.loads(proc.stdout.readline())
+        assert proc.stdout.readline().strip() == "ready"
+        core = take_core(GCORE, proc.pid, str(workdir / "core"))
+    finally:
+        proc.kill()
+        proc.wait()
+    yield HoldersCore(core, node, built)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "v8scan", *args], capture_output=True,
+                          text=True)
+
+
+def test_instances_are_every_object_of_the_constructor(holders):
+    with v8scan.open_dump(holders.path) as dump:
+        sessions = [i for i in dump.instances("Session") if i.kind == "object"]
+        row = next(r for r in dump.histogram().rows
+                   if (r.kind, r.name) == ("object", "Session"))
+        assert len(sessions) == holders.built["sessions"] == row.count
+        assert sum(i.size for i in sessions) == row.size
+        assert len({i.address for i in sessions}) == len(sessions)
+        shaped = dump.instances("Session", shape=["id", "user", "payload"])
+        assert [i.address for i in shaped] == [i.address for i in sessions]
+        assert dump.instances("Session", shape=["id"]) == []
+
+
+def test_instances_cli_json(holders):
+    result = run_cli("instances", holders.path, "Job", "--json", "--limit", "5")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["count"] == holders.built["jobs"] + 1  # the objects and the class Job
+    assert len(out["instances"]) == 5
+    assert all(i["address"].startswith("0x") and i["size"] > 0 for i in out["instances"])
+
+
+def test_cache_array_in_a_module_context_holds_the_sessions(holders):
+    with v8scan.open_dump(holders.path) as dump:
+        targets = np.array([i.address for i in dump.instances("Session") if i.kind == "object"],
+                           dtype=np.uint64)
+        paths = retainer_paths(dump, targets)
+    assert len(paths) == 1
+    path = paths[0]
+    assert path.count == holders.built["sessions"] and path.rooted
+    assert path.steps[0] == "Array[...]"
+    assert path.steps[1].startswith("cache in the context of ")
+    assert "flush" in path.steps[1] and holders.built["script"] in path.steps[1]
+
+
+def test_listener_closures_hold_the_jobs(holders):
+    result = run_cli("retainers", holders.path, "Job", "--json")
+    assert result.returncode == 0, result.stderr
+    paths = json.loads(result.stdout)["paths"]
+    assert [(p["count"], p["steps"], p["rooted"]) for p in paths] == [
+        (holders.built["jobs"],
+         [f"job in the context of onTick ({holders.built['script']})"], True)]
+
+
+def test_a_global_variable_is_a_root(holders):
+    with v8scan.open_dump(holders.path) as dump:
+        specimen = [i for i in dump.instances("Specimen") if i.kind == "object"]
+    assert len(specimen) == 1
+    result = run_cli("retainers", holders.path, hex(specimen[0].address))
+    assert result.returncode == 0, result.stderr
+    assert "global.specimen" in result.stdout
+
+
+def test_unknown_name_is_a_clean_error(holders):
+    result = run_cli("retainers", holders.path, "NoSuchConstructor")
+    assert result.returncode == 2
+    assert result.stderr.startswith("v8scan: error: ") and "Traceback" not in result.stderr
