@@ -173,51 +173,61 @@ class Heap:
 
     def own_keys(self, map_addr: int) -> list[int]:
         """Keys of the own descriptors of a fast-mode map (empty for dictionary maps)."""
-        L = self.layout
-        descriptors = self.pointer(map_addr, L.map_instance_descriptors)
-        bits3 = self.map_bits(map_addr)[1]
-        count = (bits3 & L.own_descriptors_mask) >> L.own_descriptors_shift
-        if descriptors is None or self.is_dictionary_map(map_addr):
+        if self.is_dictionary_map(map_addr):
             return []
-        keys = []
-        for i in range(count):
-            base = L.descriptor_array_header + i * L.descriptor_size * L.tagged_size
-            key = self.pointer(descriptors, base + L.descriptor_key * L.tagged_size)
-            if key is not None:
-                keys.append(key)
-        return keys
+        return [key for key, _, _ in self.descriptors(map_addr)]
 
-    def _fast_properties(self, obj: int, map_addr: int):
+    def descriptors(self, map_addr: int):
+        """(key address, details Smi or None, entry address) of each own descriptor."""
         L = self.layout
-        c = L.constants
         descriptors = self.pointer(map_addr, L.map_instance_descriptors)
         bits3 = self.map_bits(map_addr)[1]
         count = (bits3 & L.own_descriptors_mask) >> L.own_descriptors_shift
         if descriptors is None:
-            return []
+            return
+        for i in range(count):
+            entry = descriptors + L.descriptor_array_header + i * L.descriptor_size * L.tagged_size
+            key = self.pointer(entry, L.descriptor_key * L.tagged_size)
+            if key is not None:
+                yield key, self.smi_field(entry, L.descriptor_details * L.tagged_size), entry
+
+    def field_key(self, map_addr: int, field_index: int) -> Optional[int]:
+        """The key of the own data property kept in field `field_index` (in-object fields
+        first, then the property backing store), or None."""
+        for key, details, _ in self.descriptors(map_addr):
+            if details is not None and self._field_index(details) == field_index:
+                return key
+        return None
+
+    def _field_index(self, details: int) -> Optional[int]:
+        """The field a data property's value is kept in, or None (kept in the descriptor)."""
+        c = self.layout.constants
+        if (details & c["prop_location_mask"]) >> c["prop_location_shift"] == \
+                c["prop_location_Descriptor"]:
+            return None
+        return (details & c["prop_index_mask"]) >> c["prop_index_shift"]
+
+    def _fast_properties(self, obj: int, map_addr: int):
+        L = self.layout
+        c = L.constants
         words = self.memory.u8(map_addr + L.map_instance_size_in_words) or 0
         inobject_start = self.memory.u8(map_addr + L.map_inobject_properties_start) or 0
         inobject = max(0, words - inobject_start)
         result = []
-        for i in range(count):
-            base = L.descriptor_array_header + i * L.descriptor_size * L.tagged_size
-            key = self.pointer(descriptors, base + L.descriptor_key * L.tagged_size)
-            details = self.smi_field(descriptors, base + L.descriptor_details * L.tagged_size)
-            if key is None or details is None:
+        for key, details, entry in self.descriptors(map_addr):
+            if details is None:
                 continue
             if details & c["prop_kind_mask"] == c["prop_kind_Accessor"]:
                 result.append((key, None))
                 continue
-            location = (details & c["prop_location_mask"]) >> c["prop_location_shift"]
-            if location == c["prop_location_Descriptor"]:
-                value = self.field(descriptors, base + L.descriptor_value * L.tagged_size)
+            index = self._field_index(details)
+            if index is None:
+                value = self.field(entry, L.descriptor_value * L.tagged_size)
+            elif index < inobject:
+                value = self.field(obj, (inobject_start + index) * L.tagged_size)
             else:
-                index = (details & c["prop_index_mask"]) >> c["prop_index_shift"]
-                if index < inobject:
-                    value = self.field(obj, (inobject_start + index) * L.tagged_size)
-                else:
-                    backing = self.pointer(obj, L.js_properties)
-                    value = None if backing is None else self.slot(backing, index - inobject)
+                backing = self.pointer(obj, L.js_properties)
+                value = None if backing is None else self.slot(backing, index - inobject)
             result.append((key, value))
         return result
 

@@ -158,25 +158,11 @@ class _SlotNamer:
         return self.namer.label_object(obj, map_addr, self._type(obj))[1] or "Function"
 
     def _field_name(self, map_addr: int, field_index: int) -> Optional[str]:
-        """The own property whose field index (in-object first) is `field_index`."""
-        L, heap = self.layout, self.heap
-        c = L.constants
-        descriptors = heap.pointer(map_addr, L.map_instance_descriptors)
-        bits3 = heap.map_bits(map_addr)[1]
-        count = (bits3 & L.own_descriptors_mask) >> L.own_descriptors_shift
-        if descriptors is None or heap.is_dictionary_map(map_addr):
+        """The own property kept in field `field_index` (in-object fields first)."""
+        if self.heap.is_dictionary_map(map_addr):
             return None
-        for i in range(count):
-            base = L.descriptor_array_header + i * L.descriptor_size * L.tagged_size
-            details = heap.smi_field(descriptors, base + L.descriptor_details * L.tagged_size)
-            key = heap.pointer(descriptors, base + L.descriptor_key * L.tagged_size)
-            if details is None or key is None:
-                continue
-            location = (details & c["prop_location_mask"]) >> c["prop_location_shift"]
-            if location != c["prop_location_Descriptor"] and \
-                    (details & c["prop_index_mask"]) >> c["prop_index_shift"] == field_index:
-                return self.namer.property_name(key)
-        return None
+        key = self.heap.field_key(map_addr, field_index)
+        return None if key is None else self.namer.property_name(key)
 
     def _context_variable(self, context: int, slot: int) -> str:
         """The name of context slot `slot` from the context's ScopeInfo (context locals
