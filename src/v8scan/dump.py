@@ -145,7 +145,7 @@ class Dump:
         """Collected objects named one by one; functions once per SharedFunctionInfo."""
         if len(scan.collected) == 0:
             return []
-        maps, types = self._maps_of(scan, scan.collected)
+        maps, types = self.maps_of(scan, scan.collected)
         sizes = scan.collected_sizes
         is_function = (types >= self.layout.js_function_type) & (
             types <= self.layout.last_js_function_type)
@@ -170,7 +170,7 @@ class Dump:
             entries.append(((kind, name, shape, dictionary), 1, int(size), True))
         return entries
 
-    def _maps_of(self, scan: HeapScan, objects: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def maps_of(self, scan: HeapScan, objects: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(map, instance type) of each object, all of whose maps the scan found."""
         maps = self.core.memory.u64_many(objects)[0] - np.uint64(1)
         return maps, scan.instance_types[np.searchsorted(scan.maps, maps)]
@@ -199,11 +199,11 @@ class Dump:
         found = []
         if wanted.any():
             addresses, sizes = collect_objects(self.core.memory, scan, wanted, jobs)
-            maps, types = self._maps_of(scan, addresses)
+            maps, types = self.maps_of(scan, addresses)
             labels = {m: namer.label_map(m, t) for m, t in set(zip(maps.tolist(), types.tolist()))}
             found.extend(Instance(obj, size, *labels[map_addr]) for obj, map_addr, size
                          in zip(addresses.tolist(), maps.tolist(), sizes.tolist()))
-        maps, types = self._maps_of(scan, scan.collected)
+        maps, types = self.maps_of(scan, scan.collected)
         for obj, map_addr, t, size in zip(scan.collected.tolist(), maps.tolist(),
                                           types.tolist(), scan.collected_sizes.tolist()):
             kind, label = namer.label_object(obj, map_addr, t)

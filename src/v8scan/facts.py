@@ -135,6 +135,12 @@ _OBJECT_BODIES = (
          "property-array.h: LengthField is the low kLengthFieldSize = 10 bits"),
     Fact("WeakArrayList_header_size", 24, V9, None,
          "weak-array-list.tq: map, capacity: Smi, length: Smi"),
+    Fact("class_SharedFunctionInfo__script", 0, V9, V12,
+         "the metadata of V8 9.4-11.3 names this field script_or_debug_info; from 12.4 it "
+         "is script", relative_to="class_SharedFunctionInfo__script_or_debug_info"),
+    Fact("class_PropertyCell__name", 8, V9, None,
+         "property-cell.tq: name is the first field after the map; the metadata omits it "
+         "(read this way, `global.specimen` is found on V8 11.3; other versions unchecked)"),
     Fact("SharedFunctionInfo_no_shared_name_sentinel", 0, V9, None,
          "shared-function-info.h: kNoSharedNameSentinel = Smi::zero()"),
     # ScopeInfo (scope-info.tq): the flags word and where the function's own name sits.

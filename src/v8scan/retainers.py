@@ -50,7 +50,7 @@ def retainer_paths(dump, targets: np.ndarray, hops: int = DEFAULT_HOPS,
             break
         frontier = np.unique(np.array([current[t] for t in active], dtype=np.uint64))
         holders, where, what = find_holders(dump.core.memory, scan, frontier, jobs)
-        _, types = dump._maps_of(scan, holders)
+        _, types = dump.maps_of(scan, holders)
         keep = (where != holders) & ~namer.is_raw_data(types)  # not a map word, nor bytes
         first: dict[int, tuple[int, int, bool]] = {}  # that only look like a pointer
         for holder, at, target, through in zip(holders[keep].tolist(), where[keep].tolist(),
@@ -93,12 +93,8 @@ class _SlotNamer:
         self.dump = dump
         self.heap, self.layout, self.namer = dump.heap, dump.layout, dump.namer
         self._contexts: dict[int, set[tuple[str, str]]] = {}  # context -> its closures
-        c = self.layout.constants
-        self._property_cell_type = c.get("type_PropertyCell__PROPERTY_CELL_TYPE", -2)
-        self._collection_types = {c.get("type_JSMap__JS_MAP_TYPE"), c.get("type_JSSet__JS_SET_TYPE"),
-                                  c.get("type_JSWeakMap__JS_WEAK_MAP_TYPE")} - {None}
-        self._property_cell_name = next((v for k, v in c.items()
-                                         if k.startswith("class_PropertyCell__name")), 8)
+        L = self.layout
+        self._collection_types = {L.js_map_type, L.js_set_type, L.js_weak_map_type}
 
     def _type(self, obj: int) -> int:
         return self.heap.instance_type(obj) or -1
@@ -134,8 +130,8 @@ class _SlotNamer:
             return f"{name} in @context:{holder:#x}", True
         if t == L.js_global_object_type:
             return "global", True
-        if t == self._property_cell_type:  # the value of a global variable
-            name = heap.pointer(holder, self._property_cell_name)
+        if t == L.property_cell_type:  # the value of a global variable
+            name = heap.pointer(holder, L.property_cell_name)
             return f"global.{self.namer.property_name(name) if name else '?'}", True
         if L.is_js_receiver(t):
             map_addr = heap.map_of(holder)
@@ -150,8 +146,7 @@ class _SlotNamer:
                                     - (heap.memory.u8(map_addr + L.map_inobject_properties_start)
                                        or 0)) if map_addr else None
             return f"{label}.{name or f'<slot {offset // L.tagged_size}>'}", False
-        kind, name = self.namer.label_map(heap.map_of(holder) or 0, t)
-        return f"({name})", False
+        return f"({self.namer.label_map(heap.map_of(holder) or 0, t)[1]})", False
 
     def _label(self, obj: int) -> str:
         map_addr = self.heap.map_of(obj) or 0
@@ -198,18 +193,11 @@ class _SlotNamer:
                                          self._script_name(sfi) or ""))
 
     def _script_name(self, sfi: Optional[int]) -> Optional[str]:
-        if sfi is None:
+        L = self.layout
+        script = None if sfi is None else self.heap.pointer(sfi, L.sfi_script)
+        if script is None or self._type(script) != L.script_type:
             return None
-        c = self.layout.constants
-        offset = next((v for k, v in c.items()
-                       if k.startswith("class_SharedFunctionInfo__script")), None)
-        name_offset = next((v for k, v in c.items() if k.startswith("class_Script__name")), None)
-        if offset is None or name_offset is None:
-            return None
-        script = self.heap.pointer(sfi, offset)
-        if script is None or self._type(script) != c.get("type_Script__SCRIPT_TYPE"):
-            return None
-        return self.heap.string(self.heap.pointer(script, name_offset))
+        return self.heap.string(self.heap.pointer(script, L.script_name))
 
     def finish(self, step: str) -> str:
         """Fill in the closure that names a context, once `name_contexts` has run."""
