@@ -1,5 +1,5 @@
 """Shared by the benchmarks: a real core of a node process holding a heap of a given size,
-and the one-pass read every timing is compared with."""
+the one-pass read every timing is compared with, and the histogram timing."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import os
 import shutil
 import subprocess
 import time
+from typing import Optional
 
 import numpy as np
 
+import v8scan
 from v8scan.core import CoreFile
 from v8scan.demo import take_core
 
@@ -57,3 +59,11 @@ def one_pass_read(path: str) -> float:
         for seg in core.memory.segments:
             total += int(data[seg.offset: seg.offset + seg.filesz].sum(dtype=np.uint64))
         return time.perf_counter() - start
+
+
+def histogram_time(path: str, jobs: Optional[int] = None) -> float:
+    """Seconds to open the core and make its histogram, in this process."""
+    start = time.perf_counter()
+    with v8scan.open_dump(path) as dump:
+        dump.histogram(jobs=jobs)
+    return time.perf_counter() - start

@@ -24,20 +24,13 @@ import v8scan
 from v8scan.retainers import retainer_paths
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _cores import FILL, make_core  # noqa: E402
+from _cores import FILL, histogram_time, make_core  # noqa: E402
 
 PROGRAM = FILL.replace("const keep = [];", """const keep = [];
 class Leak { constructor(i) { this.i = i; } }
 const pending = new Map();
 for (let i = 0; i < 100000; i++) pending.set(i, new Leak(i));
 setInterval(() => pending.size, 1 << 30);""")
-
-
-def histogram_time(path: str) -> float:
-    start = time.perf_counter()
-    with v8scan.open_dump(path) as dump:
-        dump.histogram()
-    return time.perf_counter() - start
 
 
 def retainers_time(path: str) -> tuple[float, list]:

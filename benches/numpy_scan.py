@@ -15,6 +15,7 @@ import numpy as np
 from v8scan import _scan_py as k
 from v8scan.pages import find_pages, heap_areas
 from v8scan.scan import _scan_params, _size_rules, _valid_maps
+from v8scan.sweep import row_groups
 
 BATCH_BYTES = 64 << 20
 
@@ -42,15 +43,7 @@ def numpy_scan(dump) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _batches(areas: np.ndarray) -> list[slice]:
-    out, start, held = [], 0, 0
-    for i, size in enumerate(areas[:, 2].tolist()):
-        held += size
-        if held >= BATCH_BYTES:
-            out.append(slice(start, i + 1))
-            start, held = i + 1, 0
-    if start < len(areas):
-        out.append(slice(start, len(areas)))
-    return out
+    return [slice(a, b) for a, b in row_groups(areas, BATCH_BYTES)]
 
 
 def _word_index(rows: np.ndarray):

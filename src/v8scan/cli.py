@@ -111,6 +111,16 @@ all_option = click.option(
          "in young-generation pages). Counts are then NOT what the process holds.")
 
 
+
+
+def census_options(command):
+    """The options `histogram` and `diff` share, in the order --help lists them."""
+    for option in reversed((top_option, shapes_option, all_option, json_option, quiet_option,
+                            jobs_option, debug_option)):
+        command = option(command)
+    return command
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="v8scan")
 def main() -> None:
@@ -133,13 +143,7 @@ def main() -> None:
 @force_option
 @click.option("--sort", type=click.Choice(["size", "count"]), default="size", show_default=True,
               help="Order rows by total bytes or by object count.")
-@top_option
-@shapes_option
-@all_option
-@json_option
-@quiet_option
-@jobs_option
-@debug_option
+@census_options
 def histogram(core, node, force, sort, top, shapes, everything, as_json, quiet, jobs, debug):
     """What is on the V8 heap of CORE: count, bytes, kind and constructor.
 
@@ -169,13 +173,7 @@ def histogram(core, node, force, sort, top, shapes, everything, as_json, quiet, 
 @force_option
 @click.option("--sort", type=click.Choice(["count", "size"]), default="count", show_default=True,
               help="Order rows by growth in object count or in bytes.")
-@top_option
-@shapes_option
-@all_option
-@json_option
-@quiet_option
-@jobs_option
-@debug_option
+@census_options
 def diff(before, after, node, force, sort, top, shapes, everything, as_json, quiet, jobs,
          debug):
     """What grew on the V8 heap between two cores of one process, biggest growth first.

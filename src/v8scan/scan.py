@@ -91,9 +91,9 @@ def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
         if everything:  # step into free space instead of over it
             kinds[(flags & _scan_py.MAP_FILLER) != 0] = _scan_py.SIZE_UNKNOWN
         per_object = np.zeros(len(maps), dtype=bool) if collect is None else collect(maps, types)
-        flags[per_object] |= _scan_py.MAP_COLLECT
-        fixed_args = (data, segments, maps + np.uint64(1), kinds, fixed, flags,
-                      _scan_params(layout))
+        walk_rules = (kinds, fixed, flags, _scan_params(layout))  # for later walks
+        flags = flags | np.where(per_object, _scan_py.MAP_COLLECT, 0).astype(np.uint8)
+        fixed_args = (data, segments, maps + np.uint64(1), kinds, fixed, flags, walk_rules[3])
         counts = np.zeros(len(maps), dtype=np.int64)
         total_sizes = np.zeros(len(maps), dtype=np.int64)
         collected: list[tuple[np.ndarray, np.ndarray]] = []
@@ -108,8 +108,7 @@ def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
     addresses, object_sizes = _in_address_order(collected)
     return HeapScan(maps, types, kinds != _scan_py.SIZE_UNKNOWN, counts, total_sizes,
                     meta, per_object, addresses, object_sizes, int(segments[:, 2].sum()),
-                    young_bytes, segments, (kinds, fixed, flags & np.uint8(~_scan_py.MAP_COLLECT & 0xFF),
-                                            _scan_params(layout)))
+                    young_bytes, segments, walk_rules)
 
 
 def collect_objects(memory: AddressSpace, scan: HeapScan, wanted: np.ndarray,

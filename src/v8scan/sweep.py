@@ -92,14 +92,13 @@ class Sweeper:
         the task's bytes in the progress count, for sweeps that cost more per byte. With
         `fold`, each result is handed to it as it arrives (in any order) and not kept,
         so memory does not grow with the number of chunks."""
-        results: list[Any] = []
-        slots: dict[int, Any] = {}
+        results: dict[int, Any] = {}
 
         def take(i: int, result: Any) -> None:
             if fold is not None:
                 fold(result)
             else:
-                slots[i] = result
+                results[i] = result
             self._advance(tasks[i][1] * weight)
 
         if self._pool is None:
@@ -116,9 +115,7 @@ class Sweeper:
             finally:
                 for future in pending:
                     future.cancel()
-        if fold is None:
-            results = [slots[i] for i in range(len(tasks))]
-        return results
+        return [results[i] for i in range(len(results))]
 
     def _advance(self, amount: int) -> None:
         self.done += amount
