@@ -2,13 +2,15 @@
 
 The census scenario (tests/scenarios/census.js) writes a V8 heap snapshot and is dumped
 with gcore right after; for the default Node version it then grows and is dumped again.
-Tests compare v8scan with the snapshot. The official node binary of each version is fetched
+Tests compare v8scan with the snapshot. The holders scenario (tests/scenarios/holders.js)
+prints what it built (objects on known paths, one value of every kind) and is dumped. The official node binary of each version is fetched
 once into a cache outside the repo (tests/nodes.py). Without node, npm or gdb these tests
 cannot run: they fail, except where a test says why it skips.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -102,3 +104,45 @@ def version_cores(request, tmp_path_factory) -> CensusCores:
                               request.param, grow=False)
     yield cores
     shutil.rmtree(cores.workdir, ignore_errors=True)
+
+
+@dataclass
+class HoldersCore:
+    version: str
+    path: str
+    built: dict   # what the program says it built
+    workdir: Path = field(repr=False)
+
+
+def make_holders_core(workdir: Path, version: str) -> HoldersCore:
+    workdir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen([node_binary(version), str(SCENARIOS / "holders.js")],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        built = json.loads(proc.stdout.readline())
+        assert proc.stdout.readline().strip() == "ready"
+        core = take_core(GCORE, proc.pid, str(workdir / "core"))
+    finally:
+        proc.kill()
+        proc.wait()
+    return HoldersCore(version, core, built, workdir)
+
+
+@pytest.fixture(scope="session")
+def holders(tmp_path_factory) -> HoldersCore:
+    """A core of the holders scenario on the default Node version."""
+    core = make_holders_core(tmp_path_factory.mktemp("holders") / DEFAULT_VERSION,
+                             DEFAULT_VERSION)
+    yield core
+    shutil.rmtree(core.workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", params=NODE_VERSIONS)
+def version_holders(request, tmp_path_factory) -> HoldersCore:
+    """A core of the holders scenario per supported Node version, one at a time."""
+    if request.param == DEFAULT_VERSION:
+        yield request.getfixturevalue("holders")
+        return
+    core = make_holders_core(tmp_path_factory.mktemp("holders") / request.param, request.param)
+    yield core
+    shutil.rmtree(core.workdir, ignore_errors=True)

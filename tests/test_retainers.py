@@ -4,45 +4,13 @@ hang off known paths; the expected counts are what the program itself reports.""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import pytest
 
 import v8scan
-from v8scan.demo import take_core
 from v8scan.retainers import retainer_paths
-
-from .conftest import GCORE, SCENARIOS
-from .nodes import DEFAULT_VERSION, node_binary
-
-
-@dataclass
-class HoldersCore:
-    path: str
-    node: str
-    built: dict   # what the program says it built
-
-
-@pytest.fixture(scope="module")
-def holders(tmp_path_factory) -> HoldersCore:
-    workdir: Path = tmp_path_factory.mktemp("holders")
-    node = node_binary(DEFAULT_VERSION)
-    proc = subprocess.Popen([node, str(SCENARIOS / "holders.js")], stdout=subprocess.PIPE,
-                            text=True)
-    try:
-        built = json.loads(proc.stdout.readline())
-        assert proc.stdout.readline().strip() == "ready"
-        core = take_core(GCORE, proc.pid, str(workdir / "core"))
-    finally:
-        proc.kill()
-        proc.wait()
-    yield HoldersCore(core, node, built)
-    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

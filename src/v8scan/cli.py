@@ -290,6 +290,42 @@ def retainers(core, target, node, force, hops, as_json, jobs, debug):
 
 @main.command()
 @click.argument("core", type=click.Path(dir_okay=False))
+@click.argument("address")
+@node_option
+@force_option
+@click.option("--depth", type=click.IntRange(min=0, max=20), default=2, show_default=True,
+              help="How many levels of nested objects to print; deeper ones show their "
+                   "address.")
+@json_option
+@debug_option
+def inspect(core, address, node, force, depth, as_json, debug):
+    """Print the object at ADDRESS (0x..., as `instances` and `retainers` print them) in
+    CORE the way util.inspect would: constructor, own properties, elements, string
+    contents, numbers, Map and Set entries, Buffers as hex, functions with their script
+    and line.
+
+    \b
+    Examples:
+      v8scan inspect core.1234 0x2f1e5a9c1e20
+      v8scan inspect core.1234 0x2f1e5a9c1e20 --depth 4 --json
+    """
+    from .dump import open_dump
+    from .errors import V8ScanError
+    from .render import inspect_json, inspect_text
+
+    def action():
+        parsed = _parse_address(address)
+        if parsed is None:
+            raise V8ScanError(f"{address!r} is not an address", hint="write it as 0x...")
+        with open_dump(core, node=node, force=force) as dump:
+            value = dump.value(parsed, depth)
+            _warn(dump.warnings)
+        click.echo(inspect_json(core, parsed, value) if as_json else inspect_text(value))
+    _run(action, debug)
+
+
+@main.command()
+@click.argument("core", type=click.Path(dir_okay=False))
 @node_option
 @force_option
 @json_option

@@ -21,6 +21,7 @@ from .naming import Namer
 from .pages import find_pages, heap_areas
 from .scan import HeapScan, collect_objects, scan_heap
 from .sweep import Progress
+from .values import DEFAULT_DEPTH, ValueReader
 
 
 @dataclass(frozen=True, order=True)
@@ -210,6 +211,13 @@ class Dump:
             if matches(kind, label, t, lambda: namer.object_shape(obj, map_addr)[0]):
                 found.append(Instance(obj, size, kind, label))
         return sorted(found)
+
+    def value(self, address: int, depth: int = DEFAULT_DEPTH) -> dict:
+        """The object at `address` as a tree of plain values (see values.py), nested
+        objects read `depth` levels deep as util.inspect does. Needs no heap scan.
+
+        Raises NotAnObject if no V8 object starts at `address`."""
+        return ValueReader(self.heap, self.namer, depth).read(address)
 
     def close(self) -> None:
         self.core.close()

@@ -141,6 +141,41 @@ _OBJECT_BODIES = (
     Fact("class_PropertyCell__name", 8, V9, None,
          "property-cell.tq: name is the first field after the map; the metadata omits it "
          "(read this way, `global.specimen` is found on V8 11.3; other versions unchecked)"),
+    Fact("class_SharedFunctionInfo__function_data", 8, V12, None,
+         "shared-function-info.tq: (untrusted_)function_data follows the map; the metadata "
+         "of 12.4+ omits it (read off cores of 12.4, 13.6, 14.6: it holds the UncompiledData "
+         "of a function not yet compiled)"),
+    Fact("class_Script__source", 8, V9, V10,
+         "script.tq: source is Script's first field; the metadata of 9.4 omits it"),
+    Fact("class_Oddball__kind", 0, V9, V12,
+         "oddball.tq: the metadata of 9.4-11.3 calls the kind field kind_offset",
+         relative_to="class_Oddball__kind_offset"),
+    Fact("OddballTheHole", -1, V12, None,
+         "V8 12+: the hole is no Oddball but its own Hole type (-1: no such kind)"),
+    Fact("type_Hole__HOLE_TYPE", -1, V9, V12,
+         "before V8 12 the hole is an Oddball of kind OddballTheHole (-1: no such type)"),
+    Fact("type_Hole__HOLE_TYPE", 1, V12, None,
+         "HeapObject's children in order: ... Filler, FreeSpace, Hole (hole.tq); the "
+         "metadata lists Hole in 12.4 and 13.6 (FreeSpace + 1 in both) but not in 14.6",
+         relative_to="type_FreeSpace__FREE_SPACE_TYPE"),
+    Fact("FixedDoubleArray_hole_nan", 0xFFF7FFFFFFF7FFFF, V9, None,
+         "globals.h: kHoleNanUpper32 = kHoleNanLower32 = 0xFFF7FFFF marks a hole among doubles"),
+    Fact("class_ExternalString__resource_data", 8, V9, None,
+         "string.tq: a cached external string keeps resource_data (the characters) after "
+         "resource", relative_to="class_ExternalString__resource"),
+    Fact("class_JSArray__length", 24, V9, None,
+         "js-array.tq: length follows JSObject's map, properties and elements"),
+    Fact("class_JSCollection__table", 24, V9, None,
+         "js-collection.tq: table follows JSObject's map, properties and elements"),
+    # OrderedHashMap / OrderedHashSet (ordered-hash-table.h): a FixedArray of element count,
+    # deleted count and bucket count, the buckets, then entries of key[, value], chain.
+    Fact("OrderedHashTable_hash_table_start_index", 3, V9, None,
+         "ordered-hash-table.h: kNumberOfElementsIndex 0, kNumberOfDeletedElementsIndex 1, "
+         "kNumberOfBucketsIndex 2, kHashTableStartIndex 3"),
+    Fact("OrderedHashMap_entry_size", 3, V9, None,
+         "ordered-hash-table.h: OrderedHashMap entrysize 2 (key, value) plus the chain"),
+    Fact("OrderedHashSet_entry_size", 2, V9, None,
+         "ordered-hash-table.h: OrderedHashSet entrysize 1 (key) plus the chain"),
     Fact("SharedFunctionInfo_no_shared_name_sentinel", 0, V9, None,
          "shared-function-info.h: kNoSharedNameSentinel = Smi::zero()"),
     # ScopeInfo (scope-info.tq): the flags word and where the function's own name sits.
@@ -157,6 +192,14 @@ _OBJECT_BODIES = (
          "before function_variable_info; ScopeFlags receiver_variable:2 at bit 7"),
     Fact("ScopeInfo_receiver_variable_shift", -1, V10, None,
          "scope-info.tq: receiver_info was removed in V8 10 (-1: no such slot)"),
+    Fact("ScopeInfo_inferred_function_name_shift", 14, V9, None,
+         "scope-info.tq ScopeFlags: ... function_variable:2, has_inferred_function_name:1"),
+    Fact("ScopeInfo_position_info_slot", -1, V9, V13,
+         "scope-info.tq: position_info (start, end) follows the function variable and the "
+         "inferred name (-1: not at a fixed slot)"),
+    Fact("ScopeInfo_position_info_slot", 3, V13, None,
+         "scope-info.tq (13+): position_info moved into the fixed header after "
+         "context_local_count (scopeinfo_idx_first_vars went from 3 to 5)"),
     Fact("ScopeInfo_max_inlined_local_names", 75, V9, None,
          "scope-info.h: kScopeInfoMaxInlinedLocalNamesSize; more names go to a hash table"),
     Fact("ScopeInfo_has_names_hashtable_slot", 1, V9, None,

@@ -60,36 +60,58 @@ class Heap:
 
     # --- strings -------------------------------------------------------------------
     def string(self, obj: Optional[int]) -> Optional[str]:
-        """The text of the String at `obj` (cut at MAX_STRING characters), or None."""
+        """The text of the String at `obj` (cut at MAX_STRING characters), or None; cached,
+        for names."""
         if obj is None:
             return None
         if obj not in self._string_cache:
-            self._string_cache[obj] = self._read_string(obj, MAX_CHAIN)
+            self._string_cache[obj] = self._read_string(obj, MAX_CHAIN, MAX_STRING)
         return self._string_cache[obj]
 
-    def _read_string(self, obj: int, depth: int) -> Optional[str]:
+    def text(self, obj: int, limit: int) -> Optional[str]:
+        """The first `limit` characters of the String at `obj`, or None if unreadable (an
+        uncached external string, or memory the core lacks)."""
+        return self._read_string(obj, MAX_CHAIN, limit)
+
+    def string_length(self, obj: int) -> Optional[int]:
+        return self.memory.i32(obj + self.layout.string_length)
+
+    def _read_string(self, obj: int, depth: int, limit: int) -> Optional[str]:
         L = self.layout
         t = self.instance_type(obj)
-        length = self.memory.i32(obj + L.string_length)
+        length = self.string_length(obj)
         if t is None or not L.is_string(t) or length is None or length < 0 or depth <= 0:
             return None
+        n = min(length, limit)
         rep = L.string_representation(t)
         if rep == L.seq_string_tag:
-            n = min(length, MAX_STRING)
-            if L.is_one_byte_string(t):
-                raw = self.memory.read(obj + L.seq_one_byte_chars, n)
-                return None if raw is None else bytes(raw).decode("latin-1")
-            raw = self.memory.read(obj + L.seq_two_byte_chars, 2 * n)
-            return None if raw is None else bytes(raw).decode("utf-16-le", "replace")
+            chars = obj + (L.seq_one_byte_chars if L.is_one_byte_string(t) else L.seq_two_byte_chars)
+            return self._chars(chars, n, L.is_one_byte_string(t))
         if rep == L.cons_string_tag:
-            first = self._read_string(self.pointer(obj, L.cons_first) or 0, depth - 1)
-            second = self._read_string(self.pointer(obj, L.cons_second) or 0, depth - 1)
-            if first is None or second is None:
-                return None
-            return (first + second)[:MAX_STRING]
+            first = self._read_string(self.pointer(obj, L.cons_first) or 0, depth - 1, n)
+            if first is None or len(first) >= n:
+                return first
+            second = self._read_string(self.pointer(obj, L.cons_second) or 0, depth - 1,
+                                       n - len(first))
+            return None if second is None else first + second
         if rep == L.thin_string_tag:
-            return self._read_string(self.pointer(obj, L.thin_actual) or 0, depth - 1)
-        return None  # sliced and external strings are not needed for names
+            return self._read_string(self.pointer(obj, L.thin_actual) or 0, depth - 1, n)
+        if rep == L.sliced_string_tag:
+            offset = self.smi_field(obj, L.sliced_offset)
+            parent = self._read_string(self.pointer(obj, L.sliced_parent) or 0, depth - 1,
+                                       (offset or 0) + n)
+            return None if parent is None or offset is None else parent[offset:offset + n]
+        if rep == L.external_string_tag and "UNCACHED" not in L.type_name(t):
+            # The characters live outside the heap (a C++ resource); V8 caches their address.
+            data = self.memory.u64(obj + L.external_resource_data)
+            return None if data is None else self._chars(data, n, L.is_one_byte_string(t))
+        return None
+
+    def _chars(self, address: int, count: int, one_byte: bool) -> Optional[str]:
+        raw = self.memory.read(address, count if one_byte else 2 * count)
+        if raw is None:
+            return None
+        return bytes(raw).decode("latin-1" if one_byte else "utf-16-le", "replace")
 
     def symbol_description(self, obj: int) -> Optional[str]:
         """The description of a Symbol (e.g. 'Symbol.toStringTag'), or None."""
@@ -113,17 +135,37 @@ class Heap:
 
     def scope_info_function_name(self, scope_info: int) -> Optional[int]:
         """Address of the function variable's name in a ScopeInfo, or None."""
+        found = self._scope_info_function_variable(scope_info)
+        if found is None or (found[0] >> self.layout.scope_info_function_variable_shift) & 3 == 0:
+            return None
+        return self.pointer(scope_info, self.layout.tagged_size * (1 + found[1]))
+
+    def scope_info_start(self, scope_info: int) -> Optional[int]:
+        """The source position a function's ScopeInfo starts at, or None."""
+        L = self.layout
+        index = L.scope_info_position_slot
+        if index < 0:  # after the function variable (name, slot) and the inferred name
+            found = self._scope_info_function_variable(scope_info)
+            if found is None:
+                return None
+            flags, index = found
+            index += 2 if (flags >> L.scope_info_function_variable_shift) & 3 else 0
+            index += (flags >> L.scope_info_inferred_name_shift) & 1
+        start = self.smi_field(scope_info, L.tagged_size * (1 + index))
+        end = self.smi_field(scope_info, L.tagged_size * (2 + index))
+        return start if start is not None and end is not None and 0 <= start <= end else None
+
+    def _scope_info_function_variable(self, scope_info: int) -> Optional[tuple[int, int]]:
+        """(flags, slot index where the function variable's info would be) of a ScopeInfo;
+        slots count from the word after the map."""
         L = self.layout
         tagged = L.tagged_size
-        # ScopeInfo slots count from the word after the map.
         if L.scope_info_flags_is_smi:
             flags = self.smi_field(scope_info, tagged)
         else:
             flags = self.memory.u32(scope_info + tagged)
         count = self.smi_field(scope_info, tagged * (1 + L.scope_info_context_local_count))
         if flags is None or count is None or count < 0:
-            return None
-        if (flags >> L.scope_info_function_variable_shift) & 3 == 0:
             return None
         inlined = count < L.scope_info_max_inlined_names
         index = L.scope_info_first_vars + (count if inlined else 0) + count
@@ -134,7 +176,47 @@ class Heap:
         receiver = L.scope_info_receiver_variable_shift
         if receiver >= 0 and (flags >> receiver) & 3 in (1, 2):  # STACK or CONTEXT
             index += 1
-        return self.pointer(scope_info, tagged * (1 + index))
+        return flags, index
+
+    def function_start(self, sfi: int) -> Optional[int]:
+        """SharedFunctionInfo::StartPosition(): from the ScopeInfo of a compiled function,
+        or the UncompiledData of one not compiled yet; None if neither says."""
+        L = self.layout
+        target = self.pointer(sfi, L.sfi_name_or_scope_info)
+        if target is not None and self.instance_type(target) == L.scope_info_type:
+            start = self.scope_info_start(target)
+            if start is not None:
+                return start
+        data = self.pointer(sfi, L.sfi_function_data)
+        t = None if data is None else self.instance_type(data)
+        if t is not None and L.type_name(t).startswith("UNCOMPILED_DATA"):
+            return self.memory.i32(data + L.uncompiled_data_start)
+        return None
+
+    def script_of(self, sfi: Optional[int]) -> Optional[int]:
+        """The Script a function's code came from, or None."""
+        script = None if sfi is None else self.pointer(sfi, self.layout.sfi_script)
+        return script if script is not None and \
+            self.instance_type(script) == self.layout.script_type else None
+
+    def script_name(self, script: int) -> Optional[str]:
+        return self.string(self.pointer(script, self.layout.script_name))
+
+    def script_line(self, script: int, position: int) -> Optional[int]:
+        """The 1-based line of source `position` in `script`: from the script's line ends
+        when V8 has computed them, else by counting newlines in its source."""
+        L = self.layout
+        line_ends = self.pointer(script, L.script_line_ends)
+        if line_ends is not None and self.instance_type(line_ends) == L.fixed_array_type:
+            count = self.smi_field(line_ends, L.fixed_array_length)
+            raw = None if count is None or count < 0 else self.memory.read(
+                line_ends + L.fixed_array_header, count * L.tagged_size)
+            if raw is not None:
+                ends = np.frombuffer(raw, dtype="<i8") >> (L.smi_shift_size + 1)
+                return int(np.searchsorted(ends, position)) + 1
+        source = self.pointer(script, L.script_source)
+        text = None if source is None else self.text(source, position)
+        return None if text is None or len(text) < position else text.count("\n") + 1
 
     # --- maps ----------------------------------------------------------------------
     def map_constructor(self, map_addr: int) -> Optional[int]:

@@ -11,6 +11,7 @@ come from a dictionary-mode object.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict
 from typing import Optional
 
@@ -151,3 +152,126 @@ def retainers_json(core: str, target: str, paths: list) -> str:
         "paths": [{"count": p.count, "steps": list(p.steps), "rooted": p.rooted,
                    "samples": [f"{a:#x}" for a in p.samples]} for p in paths],
     }, indent=1)
+
+
+# --- inspect -------------------------------------------------------------------------
+BREAK_LENGTH = 76  # util.inspect's breakLength 80, less the braces' spaces
+IDENTIFIER = re.compile(r"^[A-Za-z_$][\w$]*$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def inspect_json(core: str, address: int, node: dict) -> str:
+    return json.dumps({"core": core, "address": f"{address:#x}", "value": node}, indent=1)
+
+
+def inspect_text(node: dict) -> str:
+    """A value tree (values.py) as util.inspect prints it, with addresses where it stops."""
+    kind = node["type"]
+    if kind in LEAVES:
+        return LEAVES[kind](node)
+    if node.get("omitted"):
+        return f"[{node['constructor'] or 'Object'} {node['address']}]"
+    if kind == "buffer":
+        return _buffer_text(node)
+    entries = []
+    if kind in ("map", "set"):
+        for entry in node["entries"]:
+            entries.append(f"{inspect_text(entry['key'])} => {inspect_text(entry['value'])}"
+                           if kind == "map" else inspect_text(entry))
+        shown = len(node["entries"])
+        if node["size"] is not None and node["size"] > shown:
+            entries.append(f"... {node['size'] - shown} more items")
+    elements = node.get("elements")
+    if elements is not None:
+        entries.extend(_elements_text(elements, kind == "array"))
+    entries.extend(f"{_key(p['key'])}: {inspect_text(p['value'])}" for p in node["properties"])
+    constructor = node["constructor"] or "Object"
+    if kind == "array":
+        prefix, braces = ("" if constructor == "Array" else f"{constructor}({node['length']}) "), "[]"
+    elif kind in ("map", "set"):
+        prefix, braces = f"{constructor}({node['size']}) ", "{}"
+    else:
+        prefix, braces = ("" if constructor == "Object" else f"{constructor} "), "{}"
+    if not entries:
+        return f"{prefix}{braces}"
+    one_line = f"{prefix}{braces[0]} {', '.join(entries)} {braces[1]}"
+    if len(one_line) <= BREAK_LENGTH and not any("\n" in e for e in entries):
+        return one_line
+    body = ",\n".join("  " + e.replace("\n", "\n  ") for e in entries)
+    return f"{prefix}{braces[0]}\n{body}\n{braces[1]}"
+
+
+def _elements_text(elements: dict, is_array: bool) -> list[str]:
+    if elements.get("dictionary"):
+        return [f"<{elements['count'] or 'some'} elements in a dictionary, not read>"]
+    result, holes = [], 0
+    for index, item in enumerate(elements["items"]):
+        if item["type"] == "hole":
+            holes += 1
+            continue
+        if holes and is_array:
+            result.append(f"<{holes} empty item{'s' if holes > 1 else ''}>")
+        holes = 0
+        result.append(inspect_text(item) if is_array else f"'{index}': {inspect_text(item)}")
+    if holes and is_array:
+        result.append(f"<{holes} empty item{'s' if holes > 1 else ''}>")
+    more = (elements["count"] or 0) - len(elements["items"])
+    if more > 0:
+        result.append(f"... {more} more items")
+    return result
+
+
+def _buffer_text(node: dict) -> str:
+    length, hex_bytes = node["byteLength"], node["hex"]
+    if hex_bytes is None:
+        return f"<{node['constructor']} {length} bytes, not in the core>"
+    shown = " ".join(hex_bytes[i:i + 2] for i in range(0, len(hex_bytes), 2))
+    more = (length or 0) - len(hex_bytes) // 2
+    tail = f" ... {more} more bytes" if more > 0 else ""
+    if node["constructor"] in ("Buffer", "FastBuffer"):
+        return f"<Buffer {shown}{tail}>"
+    return f"{node['constructor']}({length} bytes) <{shown}{tail}>"
+
+
+def _string_text(node: dict) -> str:
+    value, length = node["value"], node["length"]
+    if value is None:
+        return f"<{node['representation']} string of {length} characters, not in the core>"
+    more = (length or 0) - len(value)
+    return _quote(value) + (f"... {more} more characters" if more > 0 else "")
+
+
+def _quote(text: str) -> str:
+    quote = "'" if "'" not in text or '"' in text else '"'
+    escaped = text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
+    escaped = CONTROL.sub(lambda m: f"\\x{ord(m.group()):02X}", escaped)
+    return quote + (escaped.replace("'", "\\'") if quote == "'" else escaped) + quote
+
+
+def _key(name: str) -> str:
+    return name if IDENTIFIER.match(name) else _quote(name)
+
+
+def _function_text(node: dict) -> str:
+    name = f": {node['name']}" if node["name"] else " (anonymous)"
+    where = ""
+    if node["script"]:
+        where = f" {node['script']}" + (f":{node['line']}" if node["line"] else "")
+    return f"[Function{name}]{where}"
+
+
+LEAVES = {
+    "number": lambda n: n["text"],
+    "string": _string_text,
+    "boolean": lambda n: "true" if n["value"] else "false",
+    "null": lambda n: "null",
+    "undefined": lambda n: "undefined",
+    "hole": lambda n: "<hole>",
+    "symbol": lambda n: f"Symbol({n['description'] or ''})",
+    "bigint": lambda n: f"[BigInt {n['address']}]",
+    "accessor": lambda n: "[Getter/Setter]",
+    "circular": lambda n: f"[Circular {n['address']}]",
+    "internal": lambda n: f"[{n['name']} {n['address']}]",
+    "unreadable": lambda n: "<not in the core>",
+    "function": _function_text,
+}

@@ -140,8 +140,8 @@ class _SlotNamer:
                 return f"{label}[...]", False
             if offset == L.js_properties:
                 return f"{label}.(properties)", False
-            if t in self._collection_types and offset == L.js_elements + L.tagged_size:
-                return f"{label} entries", False  # JSCollection::table, after the header
+            if t in self._collection_types and offset == L.js_collection_table:
+                return f"{label} entries", False
             name = self._field_name(map_addr, offset // L.tagged_size
                                     - (heap.memory.u8(map_addr + L.map_inobject_properties_start)
                                        or 0)) if map_addr else None
@@ -193,11 +193,8 @@ class _SlotNamer:
                                          self._script_name(sfi) or ""))
 
     def _script_name(self, sfi: Optional[int]) -> Optional[str]:
-        L = self.layout
-        script = None if sfi is None else self.heap.pointer(sfi, L.sfi_script)
-        if script is None or self._type(script) != L.script_type:
-            return None
-        return self.heap.string(self.heap.pointer(script, L.script_name))
+        script = self.heap.script_of(sfi)
+        return None if script is None else self.heap.script_name(script)
 
     def finish(self, step: str) -> str:
         """Fill in the closure that names a context, once `name_contexts` has run."""

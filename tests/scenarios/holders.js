@@ -25,7 +25,8 @@ globalThis.bus = bus;
 // One object with every kind of value.
 const long = 'The quick brown fox jumps over the lazy dog, again and again.';
 const runtime = String(process.pid % 1 + 1234567);          // made at run time
-const cons = 'a cons string made of two halves: ' + runtime;  // ConsString (not flattened)
+const consHead = 'a cons string made of two halves: ';
+const cons = consHead + runtime;  // a ConsString, as long as nothing flattens it (printing would)
 const sliced = long.substring(4, 40);                         // SlicedString of `long`
 const twoByte = 'snow \u2603 and \u00e9t\u00e9 ' + runtime;  // two-byte
 const external = Buffer.alloc(1 << 21, 'x').toString('latin1');  // Node makes it external
@@ -38,7 +39,7 @@ Object.assign(specimen, {
   seq: 'plain one-byte text', twoByte, cons, sliced, external,
   list: [1, 2, 3], doubles: [1.5, -2.5], mixed: [7, 'seven', { n: 7 }], holey: [1, , 3],
   nested: { inner: { deep: 'bottom' } },
-  fn: namedFunction,
+  fn: namedFunction, called: subscribe,  // never called (UncompiledData), compiled (ScopeInfo)
   map: new Map([['a', 1], ['b', 'bee']]), set: new Set([5, 'five']),
   buf: Buffer.from('hello, core'),
 });
@@ -46,9 +47,13 @@ globalThis.specimen = specimen;
 
 console.log(JSON.stringify({
   sessions: cache.length, jobs: bus.listenerCount('tick'),
-  strings: { seq: specimen.seq, twoByte, cons, sliced, externalLength: external.length },
-  numbers: { smi: 42, negative: -7, double: 3.25, big: 2 ** 53 },
+  strings: { seq: specimen.seq, twoByte, consParts: [consHead, runtime], sliced,
+             externalLength: external.length },
+  numbers: { smi: specimen.smi, negative: specimen.negative, double: specimen.double,
+             big: specimen.big },
   buf: Buffer.from('hello, core').toString('hex'),
+  values: { list: specimen.list, doubles: specimen.doubles, mixed: specimen.mixed,
+            nested: specimen.nested, map: [...specimen.map], set: [...specimen.set] },
   script: __filename,
 }));
 console.log('ready');

@@ -1,0 +1,263 @@
+"""One heap object read as a tree of plain values, for `inspect`: what util.inspect shows.
+
+Every node is a dict JSON can carry, with a "type": number, string, boolean, null,
+undefined, hole, symbol, bigint, object, array, function, map, set, buffer, accessor,
+circular, internal or unreadable. Objects deeper than `depth` keep only their address and
+constructor ("omitted"). Readers never raise on missing memory; what the core lacks is an
+"unreadable" node. Formatting is render.py's job.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import Any, Optional
+
+import numpy as np
+
+from .errors import V8ScanError
+from .heap import Heap
+from .naming import Namer
+
+MAX_ITEMS = 100         # elements, properties and entries read per object
+MAX_TEXT = 1_000        # characters read per string
+BUFFER_PREVIEW = 50     # bytes read per Buffer (buffer.INSPECT_MAX_BYTES)
+DEFAULT_DEPTH = 2       # as util.inspect
+
+Node = dict[str, Any]
+DOUBLE = struct.Struct("<d")
+
+
+class NotAnObject(V8ScanError):
+    """The address given is not the start of a V8 heap object in the core."""
+
+    hint = "addresses come from `v8scan instances` or `retainers` (0x..., tagged or not)"
+
+
+def js_number(value: float) -> str:
+    """A double as JavaScript prints it (Number.prototype.toString)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == 0:
+        return "-0" if math.copysign(1, value) < 0 else "0"
+    if value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    text = repr(value)
+    if "e" in text:  # 1e-07 -> 1e-7, 1e+22 stays
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{exponent[0]}{int(exponent[1:])}"
+    return text
+
+
+class ValueReader:
+    """Reads heap objects of one dump into value trees."""
+
+    def __init__(self, heap: Heap, namer: Namer, depth: int = DEFAULT_DEPTH) -> None:
+        self.heap, self.namer, self.layout = heap, namer, heap.layout
+        self.depth = depth
+        L = self.layout
+        self._collections = {L.js_map_type: ("map", L.ordered_hash_map_entry),
+                             L.js_set_type: ("set", L.ordered_hash_set_entry)}
+
+    def read(self, address: int) -> Node:
+        """The value tree of the object at `address` (tagged or not).
+
+        Raises NotAnObject if no V8 object starts there."""
+        obj = address & ~1
+        map_addr = self.heap.map_of(obj)
+        if map_addr is None or self.heap.instance_type(map_addr) != self.layout.map_type:
+            raise NotAnObject(f"{address:#x} is not the address of a V8 heap object in this "
+                              "core (its first word is not a pointer to a Map)")
+        return self._object(obj, 0, frozenset())
+
+    # --- any value ----------------------------------------------------------------
+    def _value(self, word: Optional[int], level: int, path: frozenset) -> Node:
+        if word is None:
+            return {"type": "unreadable"}
+        smi = self.layout.smi(word)
+        if smi is not None:
+            return {"type": "number", "value": smi, "text": str(smi)}
+        if word & 3 != 1:
+            return {"type": "unreadable", "word": f"{word:#x}"}
+        return self._object(word - 1, level, path)
+
+    def _object(self, obj: int, level: int, path: frozenset) -> Node:
+        L, heap = self.layout, self.heap
+        t = heap.instance_type(obj)
+        if t is None:
+            return {"type": "unreadable", "address": f"{obj:#x}"}
+        if L.is_string(t):
+            return self._string(obj, t)
+        if t == L.heap_number_type:
+            raw = heap.memory.read(obj + L.heap_number_value, 8)
+            if raw is None:
+                return {"type": "unreadable", "address": f"{obj:#x}"}
+            value = DOUBLE.unpack(raw)[0]
+            return {"type": "number", "value": value if math.isfinite(value) else None,
+                    "text": js_number(value)}
+        if t == L.oddball_type:
+            return self._oddball(obj)
+        if t == L.hole_type:
+            return {"type": "hole"}
+        if t == L.symbol_type:
+            return {"type": "symbol", "description": heap.symbol_description(obj)}
+        if t == L.bigint_type:
+            return {"type": "bigint", "address": f"{obj:#x}"}
+        if not L.is_js_receiver(t):
+            return {"type": "internal", "address": f"{obj:#x}",
+                    "name": self.namer.label_map(heap.map_of(obj) or 0, t)[1]}
+        if obj in path:
+            return {"type": "circular", "address": f"{obj:#x}"}
+        if L.is_js_function(t) or t == L.js_bound_function_type:
+            return self._function(obj, t)
+        return self._receiver(obj, t, level, path | {obj})
+
+    def _string(self, obj: int, t: int) -> Node:
+        L = self.layout
+        rep = L.string_representation(t)
+        representation = {L.seq_string_tag: "sequential", L.cons_string_tag: "cons",
+                          L.sliced_string_tag: "sliced", L.thin_string_tag: "thin",
+                          L.external_string_tag: "external"}.get(rep, "unknown")
+        return {"type": "string", "value": self.heap.text(obj, MAX_TEXT),
+                "length": self.heap.string_length(obj), "representation": representation,
+                "encoding": "one-byte" if L.is_one_byte_string(t) else "two-byte"}
+
+    def _oddball(self, obj: int) -> Node:
+        L = self.layout
+        kind = self.heap.smi_field(obj, L.oddball_kind)  # a Smi, though the metadata says int
+        if kind in (L.oddball_true, L.oddball_false):
+            return {"type": "boolean", "value": kind == L.oddball_true}
+        if kind == L.oddball_null:
+            return {"type": "null"}
+        if kind == L.oddball_undefined:
+            return {"type": "undefined"}
+        if kind == L.oddball_the_hole:
+            return {"type": "hole"}
+        return {"type": "internal", "address": f"{obj:#x}", "name": f"Oddball kind {kind}"}
+
+    def _function(self, obj: int, t: int) -> Node:
+        heap, L = self.heap, self.layout
+        node: Node = {"type": "function", "address": f"{obj:#x}"}
+        if t == L.js_bound_function_type:
+            return {**node, "name": "bound", "script": None, "line": None}
+        sfi = heap.pointer(obj, L.js_function_shared)
+        script = heap.script_of(sfi)
+        start = None if sfi is None else heap.function_start(sfi)
+        return {**node, "name": self.namer.function_name(sfi),
+                "script": None if script is None else heap.script_name(script),
+                "line": None if script is None or start is None
+                else heap.script_line(script, start)}
+
+    # --- JS objects ---------------------------------------------------------------
+    def _receiver(self, obj: int, t: int, level: int, path: frozenset) -> Node:
+        L, heap = self.layout, self.heap
+        map_addr = heap.map_of(obj) or 0
+        kind = "object"
+        if t == L.js_array_type:
+            kind = "array"
+        elif t in self._collections:
+            kind = self._collections[t][0]
+        elif t == L.js_typed_array_type:
+            kind = "buffer"
+        node: Node = {"type": kind, "address": f"{obj:#x}",
+                      "constructor": self.namer.label_object(obj, map_addr, t)[1]}
+        if kind == "buffer":  # bytes, not references: shown at any depth
+            return {**node, **self._buffer(obj)}
+        if level >= self.depth + 1:
+            return {**node, "omitted": True}
+        child = level + 1
+        if kind in ("map", "set"):
+            node.update(self._collection(obj, kind, child, path))
+        if kind == "array":
+            node["length"] = heap.smi_field(obj, L.js_array_length)
+        elements = self._elements(obj, node.get("length"), child, path)
+        if elements is not None:
+            node["elements"] = elements
+        node["properties"] = self._properties(obj, kind == "array", child, path)
+        return node
+
+    def _properties(self, obj: int, is_array: bool, level: int, path: frozenset) -> list[Node]:
+        result = []
+        for key, value in self.heap.own_properties(obj)[:MAX_ITEMS]:
+            name = self.namer.property_name(key)
+            if is_array and name == "length":  # an accessor on every array; shown as length
+                continue
+            result.append({"key": name, "value": {"type": "accessor"} if value is None
+                           else self._value(value, level, path)})
+        return result
+
+    def _elements(self, obj: int, length: Optional[int], level: int,
+                  path: frozenset) -> Optional[Node]:
+        """{"count", "items"} of an object's indexed elements ("dictionary": true and no
+        items when they are kept in a hash table), or None when it has none."""
+        L, heap = self.layout, self.heap
+        store = heap.pointer(obj, L.js_elements)
+        t = None if store is None else heap.instance_type(store)
+        capacity = None if store is None else heap.smi_field(store, L.fixed_array_length)
+        if t is None or capacity is None or capacity < 0:
+            return None
+        count = capacity if length is None else min(length, capacity)
+        if count == 0 and not length:
+            return None
+        shown = min(count, MAX_ITEMS)
+        raw = heap.memory.read(store + L.fixed_array_header, shown * L.tagged_size)
+        if t == L.fixed_double_array_type and raw is not None:
+            words = np.frombuffer(raw, dtype="<u8")
+            items = [{"type": "hole"} if w == L.double_hole_nan else
+                     self._double(d) for w, d in zip(words.tolist(),
+                                                     words.view("<f8").tolist())]
+        elif t == L.fixed_array_type and raw is not None:
+            items = [self._value(w, level, path)
+                     for w in np.frombuffer(raw, dtype="<u8").tolist()]
+        elif L.is_fixed_array(t):
+            return {"count": length, "dictionary": True, "items": []}
+        else:
+            return None
+        if length is None:  # a plain object: only the indices that are set
+            if all(item["type"] == "hole" for item in items):
+                return None
+        return {"count": length if length is not None else count, "items": items}
+
+    @staticmethod
+    def _double(value: float) -> Node:
+        return {"type": "number", "value": value if math.isfinite(value) else None,
+                "text": js_number(value)}
+
+    def _collection(self, obj: int, kind: str, level: int, path: frozenset) -> Node:
+        """The entries of a Map (key, value) or the values of a Set, in insertion order."""
+        heap, L = self.heap, self.layout
+        table = heap.pointer(obj, L.js_collection_table)
+        entry = self._collections[L.js_map_type if kind == "map" else L.js_set_type][1]
+        counts = [None if table is None else heap.smi_slot(table, i) for i in range(3)]
+        if None in counts or min(counts) < 0:
+            return {"size": None, "entries": []}
+        elements, deleted, buckets = counts
+        first = L.ordered_hash_start + buckets
+        entries = []
+        for i in range(elements + deleted):
+            if len(entries) >= MAX_ITEMS:
+                break
+            key = self._value(heap.slot(table, first + i * entry), level, path)
+            if key["type"] == "hole":  # a deleted entry
+                continue
+            if kind == "map":
+                value = self._value(heap.slot(table, first + i * entry + 1), level, path)
+                entries.append({"key": key, "value": value})
+            else:
+                entries.append(key)
+        return {"size": elements, "entries": entries}
+
+    def _buffer(self, obj: int) -> Node:
+        """Length and the first bytes of a typed array (a Node Buffer is a Uint8Array).
+        Its data is at external_pointer + base_pointer: an address outside the heap with
+        base 0, or an offset into the heap object base_pointer points to."""
+        heap, L = self.heap, self.layout
+        length = heap.memory.u64(obj + L.array_buffer_view_byte_length)
+        external = heap.memory.u64(obj + L.typed_array_external_pointer)
+        base = heap.memory.u64(obj + L.typed_array_base_pointer)
+        if None in (length, external, base):
+            return {"byteLength": length, "hex": None}
+        raw = heap.memory.read((external + base) & (2 ** 64 - 1), min(length, BUFFER_PREVIEW))
+        return {"byteLength": length, "hex": None if raw is None else bytes(raw).hex()}
