@@ -45,3 +45,24 @@ def test_diff_shapes_cli_json(census_cores):
     leaky = next(r for r in rows if r["name"] == "Leaky")
     assert leaky["properties"] == ["id", "data"] and leaky["dictionary"] is False
     assert leaky["count_delta"] == 20000
+
+
+def test_samples_are_new_objects_of_the_row(census_cores):
+    out = subprocess.run([sys.executable, "-m", "v8scan", "diff", census_cores.before,
+                          census_cores.after, "--json", "--top", "4", "--samples", "5"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)["rows"]
+    sampled = [r for r in rows if r["count_delta"] > 0]
+    assert sampled and all(len(r["samples"]) == 5 for r in sampled)
+    with v8scan.open_dump(census_cores.before) as a, v8scan.open_dump(census_cores.after) as b:
+        for row in sampled:
+            old = {i.address for i in a.instances(row["name"]) if i.kind == row["kind"]}
+            new = {i.address for i in b.instances(row["name"]) if i.kind == row["kind"]}
+            samples = {int(s, 16) for s in row["samples"]}
+            assert samples <= new - old, row["name"]
+        leaky = next(r for r in sampled if r["name"] == "Leaky")
+        for address in leaky["samples"]:
+            value = b.value(int(address, 16))
+            fields = {p["key"]: p["value"]["value"] for p in value["properties"]}
+            assert value["constructor"] == "Leaky" and fields["data"] == f"leak {fields['id']}"

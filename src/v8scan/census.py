@@ -87,8 +87,11 @@ class Diff:
     after: str
     rows: list[DiffRow]
     warnings: list[str] = field(default_factory=list)
+    # With --samples: addresses in `after` of some of a row's new objects, by row key.
+    samples: dict[RowKey, list[int]] = field(default_factory=dict)
 
     def sorted(self, by: str = "count") -> list[DiffRow]:
+        """Rows by growth in count (or in bytes), biggest first, fully tie-broken."""
         if by == "size":
             return sorted(self.rows, key=lambda r: (-r.size_delta, -r.count_delta, r.key))
         return sorted(self.rows, key=lambda r: (-r.count_delta, -r.size_delta, r.key))

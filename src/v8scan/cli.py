@@ -75,16 +75,12 @@ def _warn(warnings) -> None:
         click.echo(f"v8scan: warning: {w}", err=True)
 
 
-def _histogram(core: str, node: Optional[str], force: bool, quiet: bool,
-               shapes: bool = False, everything: bool = False, jobs: Optional[int] = None):
-    from .dump import open_dump
-    with open_dump(core, node=node, force=force) as dump:
-        bar = _Progress(not quiet, core)
-        try:
-            return dump.histogram(progress=bar, shapes=shapes, everything=everything,
-                                  jobs=jobs)
-        finally:
-            bar.close()
+def _histogram(dump, quiet: bool, shapes: bool, everything: bool, jobs: Optional[int]):
+    bar = _Progress(not quiet, dump.path)
+    try:
+        return dump.histogram(progress=bar, shapes=shapes, everything=everything, jobs=jobs)
+    finally:
+        bar.close()
 
 
 node_option = click.option("--node", "node", metavar="PATH",
@@ -111,6 +107,9 @@ all_option = click.option(
          "in young-generation pages). Counts are then NOT what the process holds.")
 
 
+
+
+SAMPLED_ROWS = 20  # rows `diff --samples` samples, biggest growth first
 
 
 def census_options(command):
@@ -156,10 +155,12 @@ def histogram(core, node, force, sort, top, shapes, everything, as_json, quiet, 
       v8scan histogram core.1234 --top 20 --sort count
       v8scan histogram core.1234 --shapes --top 20
     """
+    from .dump import open_dump
     from .render import histogram_json, histogram_text
 
     def action():
-        h = _histogram(core, node, force, quiet or as_json, shapes, everything, jobs)
+        with open_dump(core, node=node, force=force) as dump:
+            h = _histogram(dump, quiet or as_json, shapes, everything, jobs)
         _warn(h.warnings)
         click.echo(histogram_json(h, sort, top, shapes) if as_json
                    else histogram_text(h, sort, top))
@@ -173,23 +174,33 @@ def histogram(core, node, force, sort, top, shapes, everything, as_json, quiet, 
 @force_option
 @click.option("--sort", type=click.Choice(["count", "size"]), default="count", show_default=True,
               help="Order rows by growth in object count or in bytes.")
+@click.option("--samples", type=click.IntRange(min=1, max=1000), metavar="K",
+              help=f"For each growing row shown (at most {SAMPLED_ROWS}), K addresses in "
+                   "AFTER of its new objects, ready for `inspect` and `retainers`.")
 @census_options
-def diff(before, after, node, force, sort, top, shapes, everything, as_json, quiet, jobs,
-         debug):
+def diff(before, after, node, force, sort, samples, top, shapes, everything, as_json, quiet,
+         jobs, debug):
     """What grew on the V8 heap between two cores of one process, biggest growth first.
 
     \b
     Examples:
       v8scan diff core.1234 core.5678 --top 10
       v8scan diff core.1234 core.5678 --shapes
+      v8scan diff core.1234 core.5678 --top 5 --samples 3
     """
     from .census import diff as diff_histograms
+    from .dump import growth_samples, open_dump
     from .render import diff_json, diff_text
 
     def action():
-        d = diff_histograms(
-            _histogram(before, node, force, quiet or as_json, shapes, everything, jobs),
-            _histogram(after, node, force, quiet or as_json, shapes, everything, jobs))
+        with open_dump(before, node=node, force=force) as old, \
+                open_dump(after, node=node, force=force) as new:
+            d = diff_histograms(_histogram(old, quiet or as_json, shapes, everything, jobs),
+                                _histogram(new, quiet or as_json, shapes, everything, jobs))
+            if samples:
+                growing = [r.key for r in d.sorted(sort)[:top] if r.count_delta > 0]
+                d.samples = growth_samples(old, new, growing[:SAMPLED_ROWS], samples, shapes,
+                                           everything, jobs)
         _warn(d.warnings)
         click.echo(diff_json(d, sort, top, shapes) if as_json else diff_text(d, sort, top))
     _run(action, debug)

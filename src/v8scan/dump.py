@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from .binary import NodeBinary, read_node_binary
-from .census import Histogram, aggregate
+from .census import Histogram, RowKey, aggregate
 from .core import CoreFile
 from .errors import BinaryError, BuildIdMismatch, Warnings
 from .heap import Heap
@@ -129,52 +129,99 @@ class Dump:
         ::findjsobjects does; `everything` counts dead objects too; `jobs` as in `scan`.
         """
         scan = self.scan(progress, everything, jobs)
-        namer = self.namer
-        entries = []
-        for map_addr, t, count, size, known, per_object in zip(
-                scan.maps.tolist(), scan.instance_types.tolist(), scan.counts.tolist(),
-                scan.sizes.tolist(), scan.size_known.tolist(), scan.per_object.tolist()):
-            if count and not per_object:
-                kind, name = namer.label_map(map_addr, t)
-                shape = namer.map_shape(map_addr) if shapes and namer.has_shape(t) else ()
-                entries.append(((kind, name, shape, False), count, size, known))
-        entries.extend(self._per_object_entries(scan, shapes))
+        entries = [(key, count, size, known) for key, count, size, known in zip(
+            self._map_keys(scan, shapes), scan.counts.tolist(), scan.sizes.tolist(),
+            scan.size_known.tolist()) if key is not None]
+        entries.extend((key, 1, size, True) for key, size in zip(
+            self._collected_keys(scan, shapes), scan.collected_sizes.tolist()))
         return Histogram(self.core.path, self.binary.node_version or "unknown",
                          self.binary.v8_version_string, aggregate(entries), list(self.warnings))
 
-    def _per_object_entries(self, scan: HeapScan, shapes: bool):
-        """Collected objects named one by one; functions once per SharedFunctionInfo."""
+    def _map_keys(self, scan: HeapScan, shapes: bool) -> list[Optional[RowKey]]:
+        """The histogram row of each map's objects; None where it has no live objects or
+        they are named one by one."""
+        namer = self.namer
+        keys: list[Optional[RowKey]] = []
+        for map_addr, t, count, per_object in zip(
+                scan.maps.tolist(), scan.instance_types.tolist(), scan.counts.tolist(),
+                scan.per_object.tolist()):
+            if not count or per_object:
+                keys.append(None)
+                continue
+            kind, name = namer.label_map(map_addr, t)
+            shape = namer.map_shape(map_addr) if shapes and namer.has_shape(t) else ()
+            keys.append((kind, name, shape, False))
+        return keys
+
+    def _collected_keys(self, scan: HeapScan, shapes: bool) -> list[RowKey]:
+        """The histogram row of each object named one by one (scan.collected), in order.
+        Functions are named through their SharedFunctionInfo, each once."""
         if len(scan.collected) == 0:
             return []
+        L, namer = self.layout, self.namer
         maps, types = self.maps_of(scan, scan.collected)
-        sizes = scan.collected_sizes
-        is_function = (types >= self.layout.js_function_type) & (
-            types <= self.layout.last_js_function_type)
-        entries = []
-        # Functions: group by SharedFunctionInfo first, so each is named once.
+        is_function = (types >= L.js_function_type) & (types <= L.last_js_function_type)
+        keys: list = [None] * len(scan.collected)
         shared, _ = self.core.memory.u64_many(
-            scan.collected[is_function] + np.uint64(self.layout.js_function_shared))
+            scan.collected[is_function] + np.uint64(L.js_function_shared))
         unique, inverse = np.unique(shared, return_inverse=True)
-        counts = np.bincount(inverse, minlength=len(unique))
-        totals = np.bincount(inverse, weights=sizes[is_function], minlength=len(unique))
-        for sfi, count, total in zip(unique.tolist(), counts.tolist(), totals.tolist()):
-            name = self.namer.function_name(sfi - 1 if sfi & 3 == 1 else None)
-            entries.append((("closure", name, (), False), count, int(total), True))
-        for obj, map_addr, t, size in zip(scan.collected[~is_function].tolist(),
-                                          maps[~is_function].tolist(),
-                                          types[~is_function].tolist(),
-                                          sizes[~is_function].tolist()):
-            kind, name = self.namer.label_object(obj, map_addr, t)
+        named = [("closure", namer.function_name(sfi - 1 if sfi & 3 == 1 else None), (), False)
+                 for sfi in unique.tolist()]
+        for i, j in zip(np.flatnonzero(is_function).tolist(), inverse.tolist()):
+            keys[i] = named[j]
+        objects, maps, types = (a[~is_function].tolist() for a in (scan.collected, maps, types))
+        for i, obj, map_addr, t in zip(np.flatnonzero(~is_function).tolist(), objects, maps,
+                                       types):
+            kind, name = namer.label_object(obj, map_addr, t)
             shape, dictionary = ((), False)
-            if shapes and self.namer.has_shape(t):
-                shape, dictionary = self.namer.object_shape(obj, map_addr)
-            entries.append(((kind, name, shape, dictionary), 1, int(size), True))
-        return entries
+            if shapes and namer.has_shape(t):
+                shape, dictionary = namer.object_shape(obj, map_addr)
+            keys[i] = (kind, name, shape, dictionary)
+        return keys
 
     def maps_of(self, scan: HeapScan, objects: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(map, instance type) of each object, all of whose maps the scan found."""
         maps = self.core.memory.u64_many(objects)[0] - np.uint64(1)
         return maps, scan.instance_types[np.searchsorted(scan.maps, maps)]
+
+    def objects_by_row(self, select: Callable[[RowKey], bool], shapes: bool = False,
+                       everything: bool = False, jobs: Optional[int] = None
+                       ) -> dict[RowKey, tuple[np.ndarray, np.ndarray]]:
+        """(addresses, sizes) of the objects of every histogram row `select` accepts (rows
+        keyed as Row.key(), with `shapes` and `everything` as in `histogram`), in address
+        order. One sweep over the heap for all rows."""
+        scan = self.scan(everything=everything, jobs=jobs)
+        map_keys = self._map_keys(scan, shapes)
+        chosen = sorted({key for key in map_keys if key is not None and select(key)})
+        index = {key: i for i, key in enumerate(chosen)}
+        row_of_map = np.array([-1 if key is None else index.get(key, -1) for key in map_keys],
+                              dtype=np.int64)
+        parts: dict[RowKey, list[tuple[np.ndarray, np.ndarray]]] = {}
+        if chosen:
+            addresses, sizes = collect_objects(self.core.memory, scan, row_of_map >= 0, jobs)
+            rows = row_of_map[np.searchsorted(scan.maps, self.maps_of(scan, addresses)[0])]
+            order = np.argsort(rows, kind="stable")
+            bounds = np.searchsorted(rows[order], np.arange(len(chosen) + 1))
+            for i, key in enumerate(chosen):
+                picked = order[bounds[i]:bounds[i + 1]]
+                parts[key] = [(addresses[picked], sizes[picked])]
+        accepted: dict[RowKey, bool] = {}
+        by_key: dict[RowKey, list[int]] = {}
+        for i, key in enumerate(self._collected_keys(scan, shapes)):
+            if key not in accepted:
+                accepted[key] = select(key)
+            if accepted[key]:
+                by_key.setdefault(key, []).append(i)
+        for key, picked in by_key.items():
+            parts.setdefault(key, []).append((scan.collected[picked],
+                                              scan.collected_sizes[picked]))
+        result = {}
+        for key, pieces in parts.items():
+            addresses = np.concatenate([a for a, _ in pieces])
+            sizes = np.concatenate([s for _, s in pieces])
+            order = np.argsort(addresses, kind="stable")
+            result[key] = (addresses[order], sizes[order])
+        return result
 
     def instances(self, name: str, shape: Optional[Sequence[str]] = None,
                   jobs: Optional[int] = None) -> list[Instance]:
@@ -182,34 +229,17 @@ class Dump:
         shows it, or a kind such as "string"), in address order. With `shape`, only JS
         objects whose own property names are exactly these (in order; a dictionary-mode
         object's sorted)."""
-        scan = self.scan(jobs=jobs)
-        namer, wanted_shape = self.namer, tuple(shape) if shape is not None else None
+        wanted_shape = None if shape is None else tuple(shape)
 
-        def matches(kind: str, label: str, t: int, shape_of) -> bool:
-            if name not in (label, kind):
-                return False
-            return wanted_shape is None or (namer.has_shape(t) and shape_of() == wanted_shape)
+        def select(key: RowKey) -> bool:
+            kind, label, properties, _ = key
+            return name in (label, kind) and (wanted_shape is None or properties == wanted_shape)
 
-        wanted = np.zeros(len(scan.maps), dtype=bool)
-        for i, (map_addr, t, count, per_object) in enumerate(zip(
-                scan.maps.tolist(), scan.instance_types.tolist(), scan.counts.tolist(),
-                scan.per_object.tolist())):
-            if count and not per_object:
-                kind, label = namer.label_map(map_addr, t)
-                wanted[i] = matches(kind, label, t, lambda: namer.map_shape(map_addr))
         found = []
-        if wanted.any():
-            addresses, sizes = collect_objects(self.core.memory, scan, wanted, jobs)
-            maps, types = self.maps_of(scan, addresses)
-            labels = {m: namer.label_map(m, t) for m, t in set(zip(maps.tolist(), types.tolist()))}
-            found.extend(Instance(obj, size, *labels[map_addr]) for obj, map_addr, size
-                         in zip(addresses.tolist(), maps.tolist(), sizes.tolist()))
-        maps, types = self.maps_of(scan, scan.collected)
-        for obj, map_addr, t, size in zip(scan.collected.tolist(), maps.tolist(),
-                                          types.tolist(), scan.collected_sizes.tolist()):
-            kind, label = namer.label_object(obj, map_addr, t)
-            if matches(kind, label, t, lambda: namer.object_shape(obj, map_addr)[0]):
-                found.append(Instance(obj, size, kind, label))
+        for (kind, label, _, _), (addresses, sizes) in self.objects_by_row(
+                select, shapes=shape is not None, jobs=jobs).items():
+            found.extend(Instance(a, s, kind, label)
+                         for a, s in zip(addresses.tolist(), sizes.tolist()))
         return sorted(found)
 
     def value(self, address: int, depth: int = DEFAULT_DEPTH) -> dict:
@@ -227,6 +257,29 @@ class Dump:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def growth_samples(before: Dump, after: Dump, keys: Sequence[RowKey], per_row: int,
+                   shapes: bool = False, everything: bool = False,
+                   jobs: Optional[int] = None) -> dict[RowKey, list[int]]:
+    """Up to `per_row` addresses, in `after`, of objects of each row (keys as Row.key()) at
+    addresses that held no object of that row in `before`, spread evenly over them.
+
+    Both cores must come from one process. An object the GC moved between the two counts
+    as new; an object new at the address of one that died does not."""
+    wanted = set(keys)
+    old = before.objects_by_row(wanted.__contains__, shapes, everything, jobs)
+    new = after.objects_by_row(wanted.__contains__, shapes, everything, jobs)
+    samples = {}
+    for key in keys:
+        addresses = new.get(key, (np.zeros(0, dtype=np.uint64),))[0]
+        if key in old:
+            addresses = np.setdiff1d(addresses, old[key][0], assume_unique=True)
+        if len(addresses) > per_row:
+            addresses = addresses[np.unique(np.linspace(0, len(addresses) - 1, per_row)
+                                            .round().astype(np.int64))]
+        samples[key] = addresses.tolist()
+    return samples
 
 
 def open_dump(core_path: str | os.PathLike[str], node: Optional[str] = None,

@@ -2,7 +2,8 @@
 
 histogram --json: {"core", "node_version", "rows": [{"kind", "name", "count", "size"}]}
 diff --json:      {"before", "after", "rows": [{"kind", "name", "count_before", "count_after",
-                   "count_delta", "size_before", "size_after", "size_delta"}]}
+                   "count_delta", "size_before", "size_after", "size_delta"}]}; with
+                  --samples, sampled rows also have "samples": ["0x..."]
 With --shapes, every row also has "properties": [own property names] (empty for objects
 without any, and for rows that are not JS objects) and "dictionary": true when the names
 come from a dictionary-mode object.
@@ -39,7 +40,9 @@ def diff_json(d: Diff, by: str = "count", top: Optional[int] = None,
         "rows": [{"kind": r.kind, "name": r.name, "count_before": r.count_before,
                   "count_after": r.count_after, "count_delta": r.count_delta,
                   "size_before": r.size_before, "size_after": r.size_after,
-                  "size_delta": r.size_delta, **_shape_json(r, shapes)} for r in rows],
+                  "size_delta": r.size_delta, **_shape_json(r, shapes),
+                  **({"samples": [f"{a:#x}" for a in d.samples[r.key]]}
+                     if r.key in d.samples else {})} for r in rows],
     }, indent=1)
 
 
@@ -78,6 +81,9 @@ def diff_text(d: Diff, by: str = "count", top: Optional[int] = None) -> str:
     for r in shown:
         lines.append(f"{r.count_delta:>+10,}  {r.size_delta:>+14,}  {r.count_before:>10,}  "
                      f"{r.count_after:>10,}  {r.kind:<20}  {_label(r)}")
+        if r.key in d.samples:
+            new = ", ".join(f"{a:#x}" for a in d.samples[r.key]) or "(none at a new address)"
+            lines.append(f"{'':>10}  new, e.g. {new}")
     if len(shown) < len(rows):
         lines.append(f"... {len(rows) - len(shown):,} more rows")
     lines.append(f"{sum(r.count_delta for r in rows):>+10,}  "
