@@ -270,29 +270,24 @@ def retainers(core, target, node, force, hops, as_json, jobs, debug):
       v8scan retainers core.1234 RowDataPacket
       v8scan retainers core.1234 0x2f1e5a9c1e21
     """
-    from collections import Counter
-
     import numpy as np
 
     from .dump import open_dump
     from .errors import V8ScanError
     from .render import retainers_json, retainers_text
-    from .retainers import retainer_paths
+    from .retainers import retainer_paths, targets_named
 
     def action():
         address = _parse_address(target)
         with open_dump(core, node=node, force=force) as dump:
             if address is not None:
-                targets = [address & ~1]
+                targets = np.array([address & ~1], dtype=np.uint64)
             else:
-                found = dump.instances(target, None, jobs)
-                # "Job": the Job objects, not also the class Job (a closure) itself
-                kinds = Counter(i.kind for i in found)
-                targets = [i.address for i in found if i.kind == kinds.most_common(1)[0][0]]
-                if not targets:
+                targets = targets_named(dump, target, jobs)
+                if not len(targets):
                     raise V8ScanError(f"no live object is called {target!r}",
                                       hint="names are as `v8scan histogram` prints them")
-            paths = retainer_paths(dump, np.array(targets, dtype=np.uint64), hops, jobs)
+            paths = retainer_paths(dump, targets, hops, jobs)
             _warn(dump.warnings)
         click.echo(retainers_json(core, target, paths) if as_json
                    else retainers_text(target, paths))

@@ -9,7 +9,6 @@ ends at a root: a closure's or module's context, or the global object.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
 
@@ -37,53 +36,88 @@ def retainer_paths(dump, targets: np.ndarray, hops: int = DEFAULT_HOPS,
 
     Each target follows its first holder (lowest address) at every hop, so every target
     is counted in exactly one path. Paths are sorted by count, then by their steps.
+    Targets are tracked in arrays; only distinct (holder, slot) pairs are named.
     """
     scan: HeapScan = dump.scan(jobs=jobs)
     namer = _SlotNamer(dump)
     targets = np.unique(np.asarray(targets, dtype=np.uint64))
-    current = {t: t for t in targets.tolist()}   # target -> the object its path is at
-    steps: dict[int, list[str]] = {t: [] for t in current}
-    ended: dict[int, bool] = {}
+    current = targets.copy()                        # the object each target's path is at
+    ended = np.zeros(len(targets), dtype=bool)      # no further hop for this target
+    rooted = np.zeros(len(targets), dtype=bool)
+    # Paths form a tree: path id -> (parent path id, step text); 0 is the empty path.
+    path = np.zeros(len(targets), dtype=np.int64)
+    tree: list[tuple[int, str]] = [(-1, "")]
+    child: dict[tuple[int, str], int] = {}
     for _ in range(hops):
-        active = [t for t in current if t not in ended]
-        if not active:
+        active = np.flatnonzero(~ended)
+        if len(active) == 0:
             break
-        frontier = np.unique(np.array([current[t] for t in active], dtype=np.uint64))
-        holders, where, what = find_holders(dump.core.memory, scan, frontier, jobs)
+        holders, where, what = find_holders(dump.core.memory, scan, np.unique(current[active]),
+                                            jobs)
         _, types = dump.maps_of(scan, holders)
         keep = (where != holders) & ~namer.is_raw_data(types)  # not a map word, nor bytes
-        first: dict[int, tuple[int, int, bool]] = {}  # that only look like a pointer
-        for holder, at, target, through in zip(holders[keep].tolist(), where[keep].tolist(),
-                                               what[keep].tolist(),
-                                               namer.looked_through(types[keep]).tolist()):
-            first.setdefault(target, (holder, at, through))
-        described: dict[tuple[int, int], tuple[Optional[str], bool]] = {}
-        for t in active:
-            obj = current[t]
-            if obj not in first:
-                ended[t] = False
-                continue
-            holder, at, through = first[obj]
-            current[t] = holder
-            if through:
-                continue  # a container: its owner names the slot
-            if (holder, at) not in described:
-                described[holder, at] = namer.describe(holder, at)
-            text, is_root = described[holder, at]
-            steps[t].append(text)
-            if is_root:
-                ended[t] = True
+        holders, where, what, types = holders[keep], where[keep], what[keep], types[keep]
+        order = np.lexsort((where, holders, what))        # each object's first holder
+        held, first = np.unique(what[order], return_index=True)
+        first = order[first]
+        at = np.minimum(np.searchsorted(held, current[active]), max(len(held) - 1, 0))
+        found = (held[at] == current[active]) if len(held) else np.zeros(len(active), bool)
+        ended[active[~found]] = True
+        active, first = active[found], first[at[found]]
+        current[active] = holders[first]
+        named = ~namer.looked_through(types[first])  # a container's owner names the slot
+        active, first = active[named], first[named]
+        # Name each distinct (path so far, slot) once; the slot's address gives its holder.
+        slots, parents = where[first], path[active]
+        order = np.lexsort((parents, slots))
+        distinct = np.ones(len(order), dtype=bool)
+        distinct[1:] = (np.diff(slots[order]) != 0) | (np.diff(parents[order]) != 0)
+        inverse = np.empty(len(order), dtype=np.int64)
+        inverse[order] = np.cumsum(distinct) - 1
+        picked = order[distinct]
+        next_path = np.zeros(len(picked), dtype=np.int64)
+        is_root = np.zeros(len(picked), dtype=bool)
+        for i, (parent, holder, slot) in enumerate(zip(parents[picked].tolist(),
+                                                       holders[first][picked].tolist(),
+                                                       slots[picked].tolist())):
+            text, is_root[i] = namer.describe(holder, slot)
+            next_path[i] = child.setdefault((parent, text), len(tree))
+            if next_path[i] == len(tree):
+                tree.append((parent, text))
+        path[active] = next_path[inverse]
+        ended[active] |= is_root[inverse]
+        rooted[active] |= is_root[inverse]
     namer.name_contexts(scan, jobs)
-    grouped: Counter = Counter()
-    samples: dict[tuple, list[int]] = {}
-    for t in targets.tolist():
-        key = (tuple(namer.finish(s) for s in steps[t]), ended.get(t, False))
-        grouped[key] += 1
-        samples.setdefault(key, [])
-        if len(samples[key]) < 3:
-            samples[key].append(t)
-    return sorted((RetainerPath(n, key[0], key[1], tuple(samples[key]))
-                   for key, n in grouped.items()), key=lambda p: (-p.count, p.steps))
+    groups, counts = np.unique(path * 2 + rooted, return_counts=True)
+    by_group = np.argsort(np.searchsorted(groups, path * 2 + rooted), kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    # Paths through different contexts of one closure read the same once named: merge.
+    merged: dict[tuple[tuple[str, ...], bool], tuple[int, list[int]]] = {}
+    for group, count, start in zip(groups.tolist(), counts.tolist(), starts.tolist()):
+        steps, node = [], group // 2
+        while node > 0:
+            parent, text = tree[node]
+            steps.append(namer.finish(text))
+            node = parent
+        key = (tuple(reversed(steps)), bool(group % 2))
+        total, samples = merged.get(key, (0, []))
+        merged[key] = (total + count, samples + targets[by_group[start:start + 3]].tolist())
+    return sorted((RetainerPath(count, steps, rooted, tuple(sorted(samples)[:3]))
+                   for (steps, rooted), (count, samples) in merged.items()),
+                  key=lambda p: (-p.count, p.steps))
+
+
+def targets_named(dump, name: str, jobs: Optional[int] = None) -> np.ndarray:
+    """Addresses of the live objects called `name` (as `Dump.instances` matches it) of
+    the most common kind among them: "Job" means the Job objects, not also the class Job."""
+    by_kind: dict[str, list[np.ndarray]] = {}
+    for (kind, _, _, _), (addresses, _) in dump.objects_by_row(
+            lambda key: name in (key[0], key[1]), jobs=jobs).items():
+        by_kind.setdefault(kind, []).append(addresses)
+    if not by_kind:
+        return np.zeros(0, dtype=np.uint64)
+    kind = max(by_kind, key=lambda k: (sum(len(a) for a in by_kind[k]), k))
+    return np.sort(np.concatenate(by_kind[kind]))
 
 
 class _SlotNamer:
