@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -27,6 +28,12 @@ from .snapshot import Snapshot
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 GCORE = shutil.which("gcore") or "gcore"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """`python -m v8scan ARGS` in a child process, output captured."""
+    return subprocess.run([sys.executable, "-m", "v8scan", *args], capture_output=True,
+                          text=True)
 
 
 def node_flags(version: str) -> tuple[str, ...]:

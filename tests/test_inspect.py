@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 
 import v8scan
 from v8scan.values import MAX_TEXT
 
-from .conftest import SCENARIOS
+from .conftest import SCENARIOS, run_cli
 
 
 def plain(node: dict):
@@ -97,11 +95,6 @@ def test_depth_stops_at_an_address(holders):
     inner = nested["properties"][0]["value"]
     assert inner["omitted"] and inner["constructor"] == "Object"
     assert inner["address"].startswith("0x")
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "v8scan", *args], capture_output=True,
-                          text=True)
 
 
 def test_text_reads_like_util_inspect(holders):

@@ -4,18 +4,13 @@ hang off known paths; the expected counts are what the program itself reports.""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 
 import v8scan
 from v8scan.retainers import retainer_paths
 
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "v8scan", *args], capture_output=True,
-                          text=True)
+from .conftest import run_cli
 
 
 def test_instances_are_every_object_of_the_constructor(holders):

@@ -6,7 +6,10 @@
     ...         print(row.count, row.kind, row.name)
 
 `open_dump` opens a core with the node binary it ran; `Dump.histogram()` counts V8 heap
-objects as a heap snapshot names them; `diff(before, after)` compares two histograms.
+objects as a heap snapshot names them; `diff(before, after)` compares two histograms and
+`growth_samples` picks new objects of its rows; `Dump.instances()` lists one row's
+objects, `Dump.value()` reads one as a value tree, and `retainer_paths` (with
+`targets_named`) says what holds them.
 Names are imported on first use, so `import v8scan` (and `v8scan --help`) stay quick.
 """
 
@@ -20,14 +23,16 @@ __version__ = "0.1.0"
 _HOMES = {
     "open_dump": "dump", "Dump": "dump", "DumpInfo": "dump",
     "Histogram": "census", "Row": "census", "Diff": "census", "DiffRow": "census",
-    "diff": "census", "V8ScanError": "errors",
+    "diff": "census", "V8ScanError": "errors", "Instance": "dump", "growth_samples": "dump",
+    "retainer_paths": "retainers", "targets_named": "retainers", "RetainerPath": "retainers",
 }
 __all__ = [*_HOMES, "__version__"]
 
 if TYPE_CHECKING:
     from .census import Diff, DiffRow, Histogram, Row, diff  # noqa: F401
-    from .dump import Dump, DumpInfo, open_dump  # noqa: F401
+    from .dump import Dump, DumpInfo, Instance, growth_samples, open_dump  # noqa: F401
     from .errors import V8ScanError  # noqa: F401
+    from .retainers import RetainerPath, retainer_paths, targets_named  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -130,7 +130,10 @@ def main() -> None:
 
     \b
       v8scan histogram core.1234
-      v8scan diff core.1234 core.5678
+      v8scan diff core.1234 core.5678 --top 5 --samples 3
+      v8scan instances core.1234 Session    # the addresses of one row's objects
+      v8scan inspect core.1234 0x2f1e5a9c1e20
+      v8scan retainers core.1234 Session    # what holds them, up to a root
       v8scan info core.1234
       v8scan demo                      # try it on a bundled leaking service
     """

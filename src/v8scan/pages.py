@@ -87,13 +87,14 @@ class AllocationArea(NamedTuple):
     limit: int
 
 
-def find_allocation_areas(memory: AddressSpace, pages: list[HeapPage], page_size: int,
+def find_allocation_areas(memory: AddressSpace, layout: Layout, pages: list[HeapPage],
                           sweeper: Optional[Sweeper] = None) -> list[AllocationArea]:
     """Linear allocation areas of the heap, found as V8 keeps them: three consecutive
     untagged words start <= top < limit inside one page's area, in writable memory outside
     the heap pages (the Heap's spaces and allocators are malloc'ed)."""
     if not pages:
         return []
+    page_size = layout.page_alignment
     impl = scanner_module()
     starts = np.array([p.area_start for p in pages], dtype=np.uint64)
     pieces = split_rows(_outside_pages(memory, pages, page_size), overlap=16)
@@ -112,9 +113,26 @@ def find_allocation_areas(memory: AddressSpace, pages: list[HeapPage], page_size
         if i < 0:
             continue
         page = pages[i]
-        if page.area_start <= start and top <= page.area_end and limit <= page.base + page_size:
+        if page.area_start <= start and top <= page.area_end and limit <= page.base + page_size \
+                and not _stale_whole_page_area(memory, layout, page, start, top):
             found.setdefault((start, top, limit), AllocationArea(page, start, top, limit))
     return list(found.values())
+
+
+def _stale_whole_page_area(memory: AddressSpace, layout: Layout, page: HeapPage, start: int,
+                           top: int) -> bool:
+    """Whether an old-generation area that would span its page from the area start, with
+    nothing allocated yet, is a stale copy (e.g. in a freed compaction space's memory). V8
+    opens such an area only on a fresh page, whose first word is zero; an object there
+    means the page was filled later, and cutting the area would drop a page of live
+    objects. (Young pages are reused as they are, so there it proves nothing.)"""
+    if page.is_young(layout) or not start == top == page.area_start:
+        return False
+    word = memory.u64(top)
+    if word is None or word & 3 != 1:
+        return False
+    meta_map = memory.u64(word - 1)  # an object's map's map is the meta map, its own map
+    return meta_map is not None and meta_map & 3 == 1 and memory.u64(meta_map - 1) == meta_map
 
 
 def _outside_pages(memory: AddressSpace, pages: list[HeapPage], page_size: int) -> np.ndarray:
@@ -159,7 +177,7 @@ def heap_areas(memory: AddressSpace, layout: Layout, pages: Optional[list[HeapPa
     unallocated: dict[int, list[tuple[int, int]]] = {}
     young_live: dict[int, int] = {}  # young page base -> end of its live objects
     if not everything:
-        for area in find_allocation_areas(memory, pages, layout.page_alignment, sweeper):
+        for area in find_allocation_areas(memory, layout, pages, sweeper):
             unallocated.setdefault(area.page.base, []).append((area.top, area.limit))
             if area.page.is_young(layout) and area.page.flags & layout.to_page_flag:
                 young_live[area.page.base] = max(young_live.get(area.page.base, 0), area.top)
