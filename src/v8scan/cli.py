@@ -357,6 +357,23 @@ def info(core, node, force, as_json, debug):
     _run(action, debug)
 
 
+def _explain_leak(old, new, leader, seconds: float) -> None:
+    """The demo's last step: one new object of the leading row, and what holds them all."""
+    from .dump import growth_samples
+    from .render import inspect_text, retainers_text
+    from .retainers import retainer_paths
+
+    click.echo(f"\nThe leak: {leader.name} grew by {leader.count_delta:+,} objects "
+               f"({leader.size_delta:+,} bytes) in {seconds:g} s.")
+    sample = growth_samples(old, new, [leader.key], 1)[leader.key]
+    if sample:
+        click.echo(f"\nOne of the new ones (v8scan inspect CORE {sample[0]:#x}):\n")
+        click.echo(inspect_text(new.value(sample[0])))
+    targets = new.objects_by_row(lambda key: key == leader.key)[leader.key][0]
+    click.echo(f"\nWhat holds them (v8scan retainers CORE {leader.name}):\n")
+    click.echo(retainers_text(leader.name, retainer_paths(new, targets)))
+
+
 @main.command()
 @click.option("--seconds", type=click.FloatRange(min=0.5), default=3.0, show_default=True,
               help="Time between the two cores.")
@@ -375,23 +392,24 @@ def demo(seconds, top, keep, debug):
     """
     from .census import diff as diff_histograms
     from .demo import run_demo
+    from .dump import open_dump
     from .render import diff_text, histogram_text
 
     def action():
         workdir = tempfile.mkdtemp(prefix="v8scan-demo-")
         try:
             first, second = run_demo(workdir, seconds, lambda m: click.echo(f"* {m}"))
-            before = _histogram(first, None, False, False)
-            after = _histogram(second, None, False, False)
-            click.echo(f"\nHistogram of {second} (top {top or 15} by bytes):\n")
-            click.echo(histogram_text(after, "size", top or 15))
-            d = diff_histograms(before, after)
-            click.echo(f"\nWhat grew in {seconds:g} s (top {top or 10} by count):\n")
-            click.echo(diff_text(d, "count", top or 10))
-            leaders = [r for r in d.sorted("count") if r.kind == "object"]
-            if leaders:
-                click.echo(f"\nThe leak: {leaders[0].name} grew by {leaders[0].count_delta:+,} "
-                           f"objects ({leaders[0].size_delta:+,} bytes) in {seconds:g} s.")
+            with open_dump(first) as old, open_dump(second) as new:
+                before = _histogram(old, False, False, False, None)
+                after = _histogram(new, False, False, False, None)
+                click.echo(f"\nHistogram of {second} (top {top or 15} by bytes):\n")
+                click.echo(histogram_text(after, "size", top or 15))
+                d = diff_histograms(before, after)
+                click.echo(f"\nWhat grew in {seconds:g} s (top {top or 10} by count):\n")
+                click.echo(diff_text(d, "count", top or 10))
+                leaders = [r for r in d.sorted("count") if r.kind == "object"]
+                if leaders:
+                    _explain_leak(old, new, leaders[0], seconds)
             _warn(d.warnings)
         finally:
             if keep:

@@ -29,9 +29,15 @@ class HeapPage(NamedTuple):
     area_end: int       # cut to what the core holds
     flags: int
     heap: int           # the owning Heap*; 0 on read-only pages
+    size: int           # of the chunk: the page size, except for a large object's own page
 
     def is_young(self, layout: Layout) -> bool:
         return bool(self.flags & layout.young_generation_mask)
+
+    def is_large(self, layout: Layout) -> bool:
+        """Whether the page holds one large object. (Its flag bit moves between V8
+        versions; its size tells: regular pages are exactly the page alignment.)"""
+        return self.size != layout.page_alignment
 
 
 def find_pages(memory: AddressSpace, layout: Layout) -> list[HeapPage]:
@@ -59,16 +65,17 @@ def find_pages(memory: AddressSpace, layout: Layout) -> list[HeapPage]:
     keep = (ok_size & ok_start & ok_end & (size != 0) & (size % np.uint64(4096) == 0)
             & (bases < start) & (start < end) & (end <= bases + size)
             & (start & np.uint64(7) == 0))
-    bases, meta, start, end = bases[keep], meta[keep], start[keep], end[keep]
+    bases, meta, start, end, size = bases[keep], meta[keep], start[keep], end[keep], size[keep]
     flags, _ = memory.u64_many(bases + np.uint64(layout.chunk_flags))
     heap, _ = memory.u64_many(meta + np.uint64(layout.chunk_heap))
     pages = []
     for row in zip(bases.tolist(), meta.tolist(), start.tolist(), end.tolist(),
-                   flags.tolist(), heap.tolist()):
-        base, meta_at, area_start, area_end, page_flags, page_heap = row
+                   flags.tolist(), heap.tolist(), size.tolist()):
+        base, meta_at, area_start, area_end, page_flags, page_heap, page_size = row
         area_end = min(area_end, memory.segment_at(base).end)  # a page can run past the core
         if area_start < area_end:
-            pages.append(HeapPage(base, meta_at, area_start, area_end, page_flags, page_heap))
+            pages.append(HeapPage(base, meta_at, area_start, area_end, page_flags, page_heap,
+                                  page_size))
     heaps = Counter(page.heap for page in pages if page.heap)
     if heaps:
         isolate_heap = heaps.most_common(1)[0][0]
@@ -168,9 +175,9 @@ def heap_areas(memory: AddressSpace, layout: Layout, pages: Optional[list[HeapPa
     words can look like objects, out of the census. Unless `everything` is asked for, what
     V8 has let go is left out too: the unallocated rest [top, limit) of each linear
     allocation area, which still holds what died there before; and the young generation,
-    except the to-space pages up to the one holding its allocation area, and that one up
-    to the allocation top (the rest, and the pages a scavenge flipped away from, hold dead
-    copies).
+    except its large objects, the to-space pages up to the one holding its allocation area,
+    and that one up to the allocation top (the rest, and the pages a scavenge flipped away
+    from, hold dead copies).
     """
     if pages is None:
         pages = find_pages(memory, layout)
@@ -187,7 +194,8 @@ def heap_areas(memory: AddressSpace, layout: Layout, pages: Optional[list[HeapPa
     unknown_young = 0
     for page in pages:
         start, end = page.area_start, page.area_end
-        if page.is_young(layout) and not everything:
+        # A young large object has a page of its own, freed when a scavenge finds it dead.
+        if page.is_young(layout) and not page.is_large(layout) and not everything:
             if not young_live:
                 unknown_young += end - start
             end = min(end, young_live.get(page.base, start))

@@ -1,6 +1,8 @@
 """Who holds the targets: references to them, named by holder and slot, up to a GC root.
 
-Each hop is one sweep for every object of the current frontier at once (`find_holders`).
+Each hop is one sweep for every object of the current frontier at once (`find_holders`);
+where an object has several holders, the sweep for the next hop comes first, so that a
+holder nothing holds (a dead end such as an obsolete hash table) is passed over.
 Internal containers (an array's elements, a property backing store, a property cell)
 are looked through to the object that owns them, so a path reads the way JavaScript
 does: `Array[...]`, `Object.pending`, `cache in the context of flush (db.js)`. A path
@@ -34,8 +36,8 @@ def retainer_paths(dump, targets: np.ndarray, hops: int = DEFAULT_HOPS,
                    jobs: Optional[int] = None) -> list[RetainerPath]:
     """Group `targets` (untagged addresses of live objects) by the path that holds them.
 
-    Each target follows its first holder (lowest address) at every hop, so every target
-    is counted in exactly one path. Paths are sorted by count, then by their steps.
+    Each target follows one holder at every hop, the lowest-addressed of those that are
+    held themselves (or are roots), so every target is counted in exactly one path. Paths are sorted by count, then by their steps.
     Targets are tracked in arrays; only distinct (holder, slot) pairs are named.
     """
     scan: HeapScan = dump.scan(jobs=jobs)
@@ -48,16 +50,30 @@ def retainer_paths(dump, targets: np.ndarray, hops: int = DEFAULT_HOPS,
     path = np.zeros(len(targets), dtype=np.int64)
     tree: list[tuple[int, str]] = [(-1, "")]
     child: dict[tuple[int, str], int] = {}
+    def holders_of(objects: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(holder, slot address, held object, holder type) of every reference to
+        `objects`, map words and byte bodies that only look like a pointer left out."""
+        holders, where, what = find_holders(dump.core.memory, scan, objects, jobs)
+        _, types = dump.maps_of(scan, holders)
+        keep = (where != holders) & ~namer.is_raw_data(types)
+        return holders[keep], where[keep], what[keep], types[keep]
+
+    edges = None
     for _ in range(hops):
         active = np.flatnonzero(~ended)
         if len(active) == 0:
             break
-        holders, where, what = find_holders(dump.core.memory, scan, np.unique(current[active]),
-                                            jobs)
-        _, types = dump.maps_of(scan, holders)
-        keep = (where != holders) & ~namer.is_raw_data(types)  # not a map word, nor bytes
-        holders, where, what, types = holders[keep], where[keep], what[keep], types[keep]
-        order = np.lexsort((where, holders, what))        # each object's first holder
+        if edges is None:
+            edges = holders_of(np.unique(current[active]))
+        holders, where, what, types = edges
+        # Where an object has several holders, look one hop further first: a holder no one
+        # holds (an obsolete hash table, say) is a dead end, so prefer one that is held.
+        preferred = np.ones(len(holders), dtype=bool)
+        edges = None
+        if len(np.unique(what)) < len(what):
+            edges = holders_of(np.unique(holders))
+            preferred = np.isin(holders, edges[2]) | namer.is_root(types)
+        order = np.lexsort((where, holders, ~preferred, what))  # each object's chosen holder
         held, first = np.unique(what[order], return_index=True)
         first = order[first]
         at = np.minimum(np.searchsorted(held, current[active]), max(len(held) - 1, 0))
@@ -132,6 +148,13 @@ class _SlotNamer:
 
     def _type(self, obj: int) -> int:
         return self.heap.instance_type(obj) or -1
+
+    def is_root(self, types: np.ndarray) -> np.ndarray:
+        """Per instance type: holders a path ends at (contexts, the global object and
+        its property cells), as `describe` says."""
+        L = self.layout
+        return self._per_type(types, lambda t: L.is_context(t) or t in (
+            L.js_global_object_type, L.property_cell_type))
 
     def is_raw_data(self, types: np.ndarray) -> np.ndarray:
         """Per instance type: objects whose body is bytes, not references."""
