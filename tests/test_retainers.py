@@ -70,3 +70,11 @@ def test_unknown_name_is_a_clean_error(holders):
     result = run_cli("retainers", holders.path, "NoSuchConstructor")
     assert result.returncode == 2
     assert result.stderr.startswith("v8scan: error: ") and "Traceback" not in result.stderr
+
+
+def test_a_young_large_object_is_counted(version_holders):
+    """`large` is allocated last, so it is still in the young generation's large-object
+    space, on a page of its own that no allocation area points into."""
+    with v8scan.open_dump(version_holders.path) as dump:
+        sizes = [i.size for i in dump.instances("system / FixedArray")]
+    assert version_holders.built["largeBytes"] in sizes

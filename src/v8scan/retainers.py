@@ -37,8 +37,9 @@ def retainer_paths(dump, targets: np.ndarray, hops: int = DEFAULT_HOPS,
     """Group `targets` (untagged addresses of live objects) by the path that holds them.
 
     Each target follows one holder at every hop, the lowest-addressed of those that are
-    held themselves (or are roots), so every target is counted in exactly one path. Paths are sorted by count, then by their steps.
-    Targets are tracked in arrays; only distinct (holder, slot) pairs are named.
+    held themselves (or are roots), so every target is counted in exactly one path.
+    Paths are sorted by count, then by their steps. Targets are tracked in arrays; only
+    distinct (path, slot) pairs are named.
     """
     scan: HeapScan = dump.scan(jobs=jobs)
     namer = _SlotNamer(dump)
@@ -46,10 +47,8 @@ def retainer_paths(dump, targets: np.ndarray, hops: int = DEFAULT_HOPS,
     current = targets.copy()                        # the object each target's path is at
     ended = np.zeros(len(targets), dtype=bool)      # no further hop for this target
     rooted = np.zeros(len(targets), dtype=bool)
-    # Paths form a tree: path id -> (parent path id, step text); 0 is the empty path.
-    path = np.zeros(len(targets), dtype=np.int64)
-    tree: list[tuple[int, str]] = [(-1, "")]
-    child: dict[tuple[int, str], int] = {}
+    paths = _PathTree(len(targets))
+
     def holders_of(objects: np.ndarray) -> tuple[np.ndarray, ...]:
         """(holder, slot address, held object, holder type) of every reference to
         `objects`, map words and byte bodies that only look like a pointer left out."""
@@ -83,8 +82,27 @@ def retainer_paths(dump, targets: np.ndarray, hops: int = DEFAULT_HOPS,
         current[active] = holders[first]
         named = ~namer.looked_through(types[first])  # a container's owner names the slot
         active, first = active[named], first[named]
-        # Name each distinct (path so far, slot) once; the slot's address gives its holder.
-        slots, parents = where[first], path[active]
+        is_root = paths.extend(active, holders[first], where[first], namer)
+        ended[active] |= is_root
+        rooted[active] |= is_root
+    namer.name_contexts(scan, jobs)
+    return paths.grouped(targets, rooted, namer)
+
+
+class _PathTree:
+    """The steps each target's path has taken, as a tree shared by all targets: path id
+    -> (parent path id, step text), 0 being the empty path."""
+
+    def __init__(self, targets: int) -> None:
+        self.path = np.zeros(targets, dtype=np.int64)
+        self.nodes: list[tuple[int, str]] = [(-1, "")]
+        self._child: dict[tuple[int, str], int] = {}
+
+    def extend(self, active: np.ndarray, holders: np.ndarray, slots: np.ndarray,
+               namer: "_SlotNamer") -> np.ndarray:
+        """Add the step (holder, slot) to the paths of `active` targets; whether each
+        step ends at a root. Each distinct (path so far, slot) is named once."""
+        parents = self.path[active]
         order = np.lexsort((parents, slots))
         distinct = np.ones(len(order), dtype=bool)
         distinct[1:] = (np.diff(slots[order]) != 0) | (np.diff(parents[order]) != 0)
@@ -93,34 +111,36 @@ def retainer_paths(dump, targets: np.ndarray, hops: int = DEFAULT_HOPS,
         picked = order[distinct]
         next_path = np.zeros(len(picked), dtype=np.int64)
         is_root = np.zeros(len(picked), dtype=bool)
-        for i, (parent, holder, slot) in enumerate(zip(parents[picked].tolist(),
-                                                       holders[first][picked].tolist(),
-                                                       slots[picked].tolist())):
+        for i, (parent, holder, slot) in enumerate(zip(
+                parents[picked].tolist(), holders[picked].tolist(), slots[picked].tolist())):
             text, is_root[i] = namer.describe(holder, slot)
-            next_path[i] = child.setdefault((parent, text), len(tree))
-            if next_path[i] == len(tree):
-                tree.append((parent, text))
-        path[active] = next_path[inverse]
-        ended[active] |= is_root[inverse]
-        rooted[active] |= is_root[inverse]
-    namer.name_contexts(scan, jobs)
-    groups, counts = np.unique(path * 2 + rooted, return_counts=True)
-    by_group = np.argsort(np.searchsorted(groups, path * 2 + rooted), kind="stable")
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    # Paths through different contexts of one closure read the same once named: merge.
-    merged: dict[tuple[tuple[str, ...], bool], tuple[int, list[int]]] = {}
-    for group, count, start in zip(groups.tolist(), counts.tolist(), starts.tolist()):
-        steps, node = [], group // 2
-        while node > 0:
-            parent, text = tree[node]
-            steps.append(namer.finish(text))
-            node = parent
-        key = (tuple(reversed(steps)), bool(group % 2))
-        total, samples = merged.get(key, (0, []))
-        merged[key] = (total + count, samples + targets[by_group[start:start + 3]].tolist())
-    return sorted((RetainerPath(count, steps, rooted, tuple(sorted(samples)[:3]))
-                   for (steps, rooted), (count, samples) in merged.items()),
-                  key=lambda p: (-p.count, p.steps))
+            next_path[i] = self._child.setdefault((parent, text), len(self.nodes))
+            if next_path[i] == len(self.nodes):
+                self.nodes.append((parent, text))
+        self.path[active] = next_path[inverse]
+        return is_root[inverse]
+
+    def grouped(self, targets: np.ndarray, rooted: np.ndarray,
+                namer: "_SlotNamer") -> list[RetainerPath]:
+        """Targets grouped by their named steps; paths through different contexts of one
+        closure read the same once named, and are merged."""
+        keys = self.path * 2 + rooted
+        groups, counts = np.unique(keys, return_counts=True)
+        by_group = np.argsort(np.searchsorted(groups, keys), kind="stable")
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        merged: dict[tuple[tuple[str, ...], bool], tuple[int, list[int]]] = {}
+        for group, count, start in zip(groups.tolist(), counts.tolist(), starts.tolist()):
+            steps, node = [], group // 2
+            while node > 0:
+                parent, text = self.nodes[node]
+                steps.append(namer.finish(text))
+                node = parent
+            key = (tuple(reversed(steps)), bool(group % 2))
+            total, samples = merged.get(key, (0, []))
+            merged[key] = (total + count, samples + targets[by_group[start:start + 3]].tolist())
+        return sorted((RetainerPath(count, steps, rooted, tuple(sorted(samples)[:3]))
+                       for (steps, rooted), (count, samples) in merged.items()),
+                      key=lambda p: (-p.count, p.steps))
 
 
 def targets_named(dump, name: str, jobs: Optional[int] = None) -> np.ndarray:

@@ -44,6 +44,7 @@ Object.assign(specimen, {
   buf: Buffer.from('hello, core'),
 });
 globalThis.specimen = specimen;
+const LARGE_LENGTH = 100000;
 
 console.log(JSON.stringify({
   sessions: cache.length, jobs: bus.listenerCount('tick'),
@@ -55,5 +56,9 @@ console.log(JSON.stringify({
   values: { list: specimen.list, doubles: specimen.doubles, mixed: specimen.mixed,
             nested: specimen.nested, map: [...specimen.map], set: [...specimen.set] },
   script: __filename,
+  largeBytes: 16 + 8 * LARGE_LENGTH,  // FixedArray: map, length, then the elements
 }));
+// Allocated last, so still young: an 800 KB elements store, a large object with a page of
+// its own in the young generation.
+globalThis.large = new Array(LARGE_LENGTH).fill(7);
 console.log('ready');
