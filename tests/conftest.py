@@ -101,16 +101,24 @@ def census_cores(tmp_path_factory) -> CensusCores:
     shutil.rmtree(cores.workdir, ignore_errors=True)
 
 
+def per_version(request, tmp_path_factory, default_fixture: str, make):
+    """A fixture's body for one Node version (request.param): the default version's own
+    fixture, else `make(workdir, version)`, deleted afterwards; pytest keeps one version's
+    cores at a time."""
+    if request.param == DEFAULT_VERSION:
+        yield request.getfixturevalue(default_fixture)
+        return
+    made = make(tmp_path_factory.mktemp(default_fixture) / request.param, request.param)
+    yield made
+    shutil.rmtree(made.workdir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session", params=NODE_VERSIONS)
 def version_cores(request, tmp_path_factory) -> CensusCores:
-    """One core per supported Node version; pytest keeps one version's cores at a time."""
-    if request.param == DEFAULT_VERSION:
-        yield request.getfixturevalue("census_cores")
-        return
-    cores = make_census_cores(tmp_path_factory.mktemp("cores") / request.param,
-                              request.param, grow=False)
-    yield cores
-    shutil.rmtree(cores.workdir, ignore_errors=True)
+    """The census scenario's core for every supported Node version."""
+    yield from per_version(request, tmp_path_factory, "census_cores",
+                           lambda workdir, version: make_census_cores(workdir, version,
+                                                                      grow=False))
 
 
 @dataclass
@@ -146,10 +154,5 @@ def holders(tmp_path_factory) -> HoldersCore:
 
 @pytest.fixture(scope="session", params=NODE_VERSIONS)
 def version_holders(request, tmp_path_factory) -> HoldersCore:
-    """A core of the holders scenario per supported Node version, one at a time."""
-    if request.param == DEFAULT_VERSION:
-        yield request.getfixturevalue("holders")
-        return
-    core = make_holders_core(tmp_path_factory.mktemp("holders") / request.param, request.param)
-    yield core
-    shutil.rmtree(core.workdir, ignore_errors=True)
+    """A core of the holders scenario for every supported Node version."""
+    yield from per_version(request, tmp_path_factory, "holders", make_holders_core)

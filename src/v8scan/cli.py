@@ -107,8 +107,6 @@ all_option = click.option(
          "in young-generation pages). Counts are then NOT what the process holds.")
 
 
-
-
 SAMPLED_ROWS = 20  # rows `diff --samples` samples, biggest growth first
 
 
@@ -359,17 +357,21 @@ def info(core, node, force, as_json, debug):
 
 def _explain_leak(old, new, leader, seconds: float) -> None:
     """The demo's last step: one new object of the leading row, and what holds them all."""
-    from .dump import growth_samples
+    import numpy as np
+
+    from .dump import sample_new
     from .render import inspect_text, retainers_text
     from .retainers import retainer_paths
 
     click.echo(f"\nThe leak: {leader.name} grew by {leader.count_delta:+,} objects "
                f"({leader.size_delta:+,} bytes) in {seconds:g} s.")
-    sample = growth_samples(old, new, [leader.key], 1)[leader.key]
+    before, targets = (dump.objects_by_row(lambda key: key == leader.key)
+                       .get(leader.key, (np.zeros(0, dtype=np.uint64),))[0]
+                       for dump in (old, new))
+    sample = sample_new(before, targets, 1)
     if sample:
         click.echo(f"\nOne of the new ones (v8scan inspect CORE {sample[0]:#x}):\n")
         click.echo(inspect_text(new.value(sample[0])))
-    targets = new.objects_by_row(lambda key: key == leader.key)[leader.key][0]
     click.echo(f"\nWhat holds them (v8scan retainers CORE {leader.name}):\n")
     click.echo(retainers_text(leader.name, retainer_paths(new, targets)))
 

@@ -229,15 +229,9 @@ class Dump:
         shows it, or a kind such as "string"), in address order. With `shape`, only JS
         objects whose own property names are exactly these (in order; a dictionary-mode
         object's sorted)."""
-        wanted_shape = None if shape is None else tuple(shape)
-
-        def select(key: RowKey) -> bool:
-            kind, label, properties, _ = key
-            return name in (label, kind) and (wanted_shape is None or properties == wanted_shape)
-
         found = []
         for (kind, label, _, _), (addresses, sizes) in self.objects_by_row(
-                select, shapes=shape is not None, jobs=jobs).items():
+                rows_named(name, shape), shapes=shape is not None, jobs=jobs).items():
             found.extend(Instance(a, s, kind, label)
                          for a, s in zip(addresses.tolist(), sizes.tolist()))
         return sorted(found)
@@ -259,6 +253,17 @@ class Dump:
         self.close()
 
 
+def rows_named(name: str, shape: Optional[Sequence[str]] = None) -> Callable[[RowKey], bool]:
+    """Which histogram rows `name` means: those with that name (a constructor, function or
+    V8 type) or kind; with `shape`, only those with exactly these own property names."""
+    wanted_shape = None if shape is None else tuple(shape)
+
+    def select(key: RowKey) -> bool:
+        kind, label, properties, _ = key
+        return name in (label, kind) and (wanted_shape is None or properties == wanted_shape)
+    return select
+
+
 def growth_samples(before: Dump, after: Dump, keys: Sequence[RowKey], per_row: int,
                    shapes: bool = False, everything: bool = False,
                    jobs: Optional[int] = None) -> dict[RowKey, list[int]]:
@@ -270,16 +275,17 @@ def growth_samples(before: Dump, after: Dump, keys: Sequence[RowKey], per_row: i
     wanted = set(keys)
     old = before.objects_by_row(wanted.__contains__, shapes, everything, jobs)
     new = after.objects_by_row(wanted.__contains__, shapes, everything, jobs)
-    samples = {}
-    for key in keys:
-        addresses = new.get(key, (np.zeros(0, dtype=np.uint64),))[0]
-        if key in old:
-            addresses = np.setdiff1d(addresses, old[key][0], assume_unique=True)
-        if len(addresses) > per_row:
-            addresses = addresses[np.unique(np.linspace(0, len(addresses) - 1, per_row)
-                                            .round().astype(np.int64))]
-        samples[key] = addresses.tolist()
-    return samples
+    none = (np.zeros(0, dtype=np.uint64),)
+    return {key: sample_new(old.get(key, none)[0], new.get(key, none)[0], per_row)
+            for key in keys}
+
+
+def sample_new(old: np.ndarray, new: np.ndarray, count: int) -> list[int]:
+    """Up to `count` of the sorted addresses `new` that are not in `old`, spread evenly."""
+    fresh = np.setdiff1d(new, old, assume_unique=True)
+    if len(fresh) > count:
+        fresh = fresh[np.unique(np.linspace(0, len(fresh) - 1, count).round().astype(np.int64))]
+    return fresh.tolist()
 
 
 def open_dump(core_path: str | os.PathLike[str], node: Optional[str] = None,

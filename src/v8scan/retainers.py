@@ -16,6 +16,7 @@ from typing import Optional
 
 import numpy as np
 
+from .dump import rows_named
 from .scan import HeapScan, find_holders
 
 DEFAULT_HOPS = 8
@@ -147,8 +148,8 @@ def targets_named(dump, name: str, jobs: Optional[int] = None) -> np.ndarray:
     """Addresses of the live objects called `name` (as `Dump.instances` matches it) of
     the most common kind among them: "Job" means the Job objects, not also the class Job."""
     by_kind: dict[str, list[np.ndarray]] = {}
-    for (kind, _, _, _), (addresses, _) in dump.objects_by_row(
-            lambda key: name in (key[0], key[1]), jobs=jobs).items():
+    for (kind, _, _, _), (addresses, _) in dump.objects_by_row(rows_named(name),
+                                                               jobs=jobs).items():
         by_kind.setdefault(kind, []).append(addresses)
     if not by_kind:
         return np.zeros(0, dtype=np.uint64)
@@ -170,11 +171,13 @@ class _SlotNamer:
         return self.heap.instance_type(obj) or -1
 
     def is_root(self, types: np.ndarray) -> np.ndarray:
-        """Per instance type: holders a path ends at (contexts, the global object and
-        its property cells), as `describe` says."""
+        """Per instance type: holders a path ends at."""
+        return self._per_type(types, self._is_root_type)
+
+    def _is_root_type(self, t: int) -> bool:
+        """Contexts, the global object and its property cells (global variables)."""
         L = self.layout
-        return self._per_type(types, lambda t: L.is_context(t) or t in (
-            L.js_global_object_type, L.property_cell_type))
+        return L.is_context(t) or t in (L.js_global_object_type, L.property_cell_type)
 
     def is_raw_data(self, types: np.ndarray) -> np.ndarray:
         """Per instance type: objects whose body is bytes, not references."""
@@ -197,33 +200,36 @@ class _SlotNamer:
 
     def describe(self, holder: int, at: int) -> tuple[str, bool]:
         """(step text, whether the path ends at this holder, a root)."""
-        L, heap = self.layout, self.heap
         t = self._type(holder)
+        return self._step(holder, at, t), self._is_root_type(t)
+
+    def _step(self, holder: int, at: int, t: int) -> str:
+        L, heap = self.layout, self.heap
         offset = at - holder
         index = (offset - L.fixed_array_header) // L.tagged_size
         if L.is_context(t):
             self._contexts.setdefault(holder, set())
             name = self._context_variable(holder, index)
-            return f"{name} in @context:{holder:#x}", True
+            return f"{name} in @context:{holder:#x}"
         if t == L.js_global_object_type:
-            return "global", True
+            return "global"
         if t == L.property_cell_type:  # the value of a global variable
             name = heap.pointer(holder, L.property_cell_name)
-            return f"global.{self.namer.property_name(name) if name else '?'}", True
+            return f"global.{self.namer.property_name(name) if name else '?'}"
         if L.is_js_receiver(t):
             map_addr = heap.map_of(holder)
             label = self._label(holder)
             if offset == L.js_elements:
-                return f"{label}[...]", False
+                return f"{label}[...]"
             if offset == L.js_properties:
-                return f"{label}.(properties)", False
+                return f"{label}.(properties)"
             if t in self._collection_types and offset == L.js_collection_table:
-                return f"{label} entries", False
+                return f"{label} entries"
             name = self._field_name(map_addr, offset // L.tagged_size
                                     - (heap.memory.u8(map_addr + L.map_inobject_properties_start)
                                        or 0)) if map_addr else None
-            return f"{label}.{name or f'<slot {offset // L.tagged_size}>'}", False
-        return f"({self.namer.label_map(heap.map_of(holder) or 0, t)[1]})", False
+            return f"{label}.{name or f'<slot {offset // L.tagged_size}>'}"
+        return f"({self.namer.label_map(heap.map_of(holder) or 0, t)[1]})"
 
     def _label(self, obj: int) -> str:
         map_addr = self.heap.map_of(obj) or 0

@@ -58,8 +58,8 @@ class ValueReader:
         self.heap, self.namer, self.layout = heap, namer, heap.layout
         self.depth = depth
         L = self.layout
-        self._collections = {L.js_map_type: ("map", L.ordered_hash_map_entry),
-                             L.js_set_type: ("set", L.ordered_hash_set_entry)}
+        self._collections = {L.js_map_type: "map", L.js_set_type: "set"}
+        self._entry_sizes = {"map": L.ordered_hash_map_entry, "set": L.ordered_hash_set_entry}
 
     def read(self, address: int) -> Node:
         """The value tree of the object at `address` (tagged or not).
@@ -94,9 +94,7 @@ class ValueReader:
             raw = heap.memory.read(obj + L.heap_number_value, 8)
             if raw is None:
                 return {"type": "unreadable", "address": f"{obj:#x}"}
-            value = DOUBLE.unpack(raw)[0]
-            return {"type": "number", "value": value if math.isfinite(value) else None,
-                    "text": js_number(value)}
+            return self._double(DOUBLE.unpack(raw)[0])
         if t == L.oddball_type:
             return self._oddball(obj)
         if t == L.hole_type:
@@ -158,7 +156,7 @@ class ValueReader:
         if t == L.js_array_type:
             kind = "array"
         elif t in self._collections:
-            kind = self._collections[t][0]
+            kind = self._collections[t]
         elif t == L.js_typed_array_type:
             kind = "buffer"
         node: Node = {"type": kind, "address": f"{obj:#x}",
@@ -229,7 +227,7 @@ class ValueReader:
         """The entries of a Map (key, value) or the values of a Set, in insertion order."""
         heap, L = self.heap, self.layout
         table = heap.pointer(obj, L.js_collection_table)
-        entry = self._collections[L.js_map_type if kind == "map" else L.js_set_type][1]
+        entry = self._entry_sizes[kind]
         counts = [None if table is None else heap.smi_slot(table, i) for i in range(3)]
         if None in counts or min(counts) < 0:
             return {"size": None, "entries": []}
