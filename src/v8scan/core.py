@@ -9,13 +9,16 @@ from __future__ import annotations
 import bisect
 import mmap
 import os
+import stat
 import struct
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 from elftools.common.exceptions import ELFError
+from elftools.construct import ConstructError
 from elftools.elf.elffile import ELFFile
+from elftools.elf.notes import iter_notes
 
 from .errors import CoreFormatError, Warnings
 
@@ -26,6 +29,8 @@ PT_NOTE = 4
 ELF64_PHDR = np.dtype([("type", "<u4"), ("flags", "<u4"), ("offset", "<u8"), ("vaddr", "<u8"),
                        ("paddr", "<u8"), ("filesz", "<u8"), ("memsz", "<u8"), ("align", "<u8")])
 _U8, _U16, _U32, _I32, _U64 = (struct.Struct(f) for f in ("<B", "<H", "<I", "<i", "<Q"))
+# The x86-64 user address space is 128 TiB: a segment larger than that is damage.
+MAX_SEGMENT = 1 << 47
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,20 @@ class Segment:
     def end(self) -> int:
         """First address past the bytes the file holds for this segment."""
         return self.vaddr + self.filesz
+
+
+@dataclass(frozen=True)
+class Truncation:
+    """A core whose file ends before the bytes its program headers promise."""
+
+    file_size: int
+    promised_size: int
+    missing: tuple[tuple[int, int], ...]  # (vaddr, size) of memory the file lacks
+    notes_cut: bool                       # the notes (process details, mapped files) too
+
+    @property
+    def missing_bytes(self) -> int:
+        return sum(size for _, size in self.missing)
 
 
 @dataclass(frozen=True)
@@ -136,11 +155,18 @@ class AddressSpace:
 
 
 class CoreFile:
-    """An x86-64 Linux ELF core dump, opened read-only and mmapped."""
+    """An x86-64 Linux ELF core dump, opened read-only and mmapped.
+
+    The program headers are untrusted: a segment whose sizes cannot be true is dropped as
+    damaged, parts that overlap another segment (in memory or in the file) are cut away,
+    and a segment is cut to the bytes the file really holds (`truncation` says what is
+    missing), so that no read through the mapping can pass the end of the file.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         self.warnings = Warnings()
+        self.truncation: Optional[Truncation] = None
         self._file = _open_readable(self.path)
         try:
             self._load()
@@ -160,7 +186,7 @@ class CoreFile:
             elf = ELFFile(self._file)
             elf_type, machine = elf["e_type"], elf["e_machine"]
             elf_class = elf.elfclass
-        except (ELFError, struct.error, ValueError) as exc:
+        except (ELFError, ConstructError, struct.error, ValueError) as exc:
             raise CoreFormatError(self.path, f"unreadable ELF header ({exc})") from None
         if elf_type != "ET_CORE":
             raise CoreFormatError(self.path, f"an ELF file of type {elf_type}, not a core dump")
@@ -170,22 +196,15 @@ class CoreFile:
             )
         self.file_size = size
         self._mmap = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
-        segments, notes = [], []
         try:
             # Decoded in bulk: a core has thousands of program headers.
             count, at = elf.num_segments(), elf["e_phoff"]
             if elf["e_phentsize"] != ELF64_PHDR.itemsize or at + count * ELF64_PHDR.itemsize > size:
                 raise ValueError("program headers run past the end of the file")
             headers = np.frombuffer(self._mmap, dtype=ELF64_PHDR, count=count, offset=at)
-            for i, header in enumerate(headers.tolist()):
-                p_type, flags, offset, vaddr, _paddr, filesz, memsz, _align = header
-                if p_type == PT_LOAD and filesz > 0:
-                    segments.append(self._load_segment(vaddr, memsz, offset, filesz, flags))
-                elif p_type == PT_NOTE:
-                    notes.append(elf.get_segment(i))
-        except (ELFError, struct.error, ValueError) as exc:
+        except (ELFError, ConstructError, struct.error, ValueError) as exc:
             raise CoreFormatError(self.path, f"unreadable program headers ({exc})") from None
-        segments = [s for s in segments if s is not None]
+        segments, missing, promised = self._segments(headers[headers["type"] == PT_LOAD])
         if not segments:
             raise CoreFormatError(self.path, "the core holds no memory segments")
         self.memory = AddressSpace(self._mmap, segments)
@@ -193,27 +212,53 @@ class CoreFile:
         self.process_name = ""
         self.process_args = ""
         self.auxv: dict[int, int] = {}
-        for seg in notes:
-            self._load_notes(seg)
+        notes_cut = False
+        for header in headers[headers["type"] == PT_NOTE].tolist():
+            offset, filesz = header[2], header[5]
+            if offset + filesz > size:
+                notes_cut = True
+                promised = max(promised, offset + filesz)
+            else:
+                self._load_notes(elf, offset, filesz)
+        if missing or notes_cut:
+            self.truncation = Truncation(size, promised, tuple(missing), notes_cut)
 
-    def _load_segment(self, vaddr: int, memsz: int, offset: int, filesz: int,
-                      flags: int) -> Optional[Segment]:
-        available = max(0, min(filesz, self.file_size - offset))
-        if available < filesz:
+    def _segments(self, loads: np.ndarray) -> tuple[list[Segment], list[tuple[int, int]], int]:
+        """The PT_LOAD segments as far as they can be true and the file holds them; the
+        (vaddr, size) of memory they describe that the file lacks; and the file size they
+        describe."""
+        damaged = 0
+        kept: list[Segment] = []
+        for _type, flags, offset, vaddr, _paddr, filesz, memsz, _align in loads.tolist():
+            if filesz == 0:
+                continue
+            if filesz > memsz or memsz > MAX_SEGMENT or vaddr + memsz > 1 << 64 \
+                    or offset + filesz > 1 << 63:
+                damaged += 1
+                continue
+            kept.append(Segment(vaddr, memsz, offset, filesz, flags))
+        # In a real core no two segments share memory or file bytes; cut away what does.
+        segments, cut_in_memory = _without_overlaps(kept, "vaddr", "memsz")
+        segments, cut_in_file = _without_overlaps(segments, "offset", "filesz")
+        overlapping = cut_in_memory + cut_in_file
+        if damaged or overlapping:
             self.warnings.add(
-                f"the core is truncated: {filesz - available:,} bytes of memory are missing; "
-                "analysing the segments that are there"
-            )
-        if available == 0:
-            return None
-        return Segment(vaddr, memsz, offset, available, flags)
+                f"the core's program headers are damaged: {damaged:,} describe sizes or "
+                f"addresses that cannot be true (skipped), {overlapping:,} overlap another "
+                "(the overlap is ignored)")
+        # The file may end before the bytes its headers promise: cut to what exists.
+        present, missing = [], []
+        for seg in segments:
+            available = max(0, min(seg.filesz, self.file_size - seg.offset))
+            if available < seg.filesz:
+                missing.append((seg.vaddr + available, seg.filesz - available))
+            if available:
+                present.append(Segment(seg.vaddr, seg.memsz, seg.offset, available, seg.flags))
+        return present, missing, max((s.offset + s.filesz for s in segments), default=0)
 
-    def _load_notes(self, seg) -> None:
-        if seg["p_offset"] + seg["p_filesz"] > self.file_size:
-            self.warnings.add("the core's notes are truncated; process details may be missing")
-            return
+    def _load_notes(self, elf: ELFFile, offset: int, size: int) -> None:
         try:
-            for note in seg.iter_notes():
+            for note in iter_notes(elf, offset, size):
                 kind, desc = note["n_type"], note["n_desc"]
                 if kind == "NT_FILE":
                     self._load_nt_file(desc)
@@ -223,7 +268,9 @@ class CoreFile:
                 elif kind == "NT_AUXV" and isinstance(desc, bytes):
                     words = np.frombuffer(desc[: len(desc) // 16 * 16], dtype="<u8")
                     self.auxv = {int(k): int(v) for k, v in words.reshape(-1, 2)}
-        except (ELFError, struct.error, ValueError, KeyError) as exc:
+        except (ELFError, ConstructError, struct.error, ValueError, KeyError, TypeError,
+                IndexError, AttributeError) as exc:
+            # pyelftools parses damaged notes with whatever error its parser meets
             self.warnings.add(f"some notes of the core are unreadable ({exc})")
 
     def _load_nt_file(self, desc) -> None:
@@ -270,15 +317,52 @@ class CoreFile:
         self.close()
 
 
+def _without_overlaps(segments: list[Segment], start: str,
+                      size: str) -> tuple[list[Segment], int]:
+    """`segments` in order of `start` ("vaddr" or "offset"), each cut to begin where the
+    ones before it end (by `size`, "memsz" or "filesz"), and how many were cut."""
+    result: list[Segment] = []
+    reach = cut_count = 0
+    for seg in sorted(segments, key=lambda s: (getattr(s, start), s.vaddr)):
+        cut = reach - getattr(seg, start)
+        if cut > 0:
+            cut_count += 1
+            if cut >= seg.filesz:
+                continue
+            seg = Segment(seg.vaddr + cut, seg.memsz - cut, seg.offset + cut, seg.filesz - cut,
+                          seg.flags)
+        result.append(seg)
+        reach = getattr(seg, start) + getattr(seg, size)
+    return result, cut_count
+
+
 def _open_readable(path: str):
-    if not os.path.exists(path):
-        raise CoreFormatError(path, "no such file")
-    if os.path.isdir(path):
-        raise CoreFormatError(path, "is a directory, not a core file")
+    problem = file_problem(path)
+    if problem:
+        raise CoreFormatError(path, problem)
     try:
         return open(path, "rb")
     except OSError as exc:
         raise CoreFormatError(path, exc.strerror or str(exc)) from None
+
+
+def file_problem(path: str) -> Optional[str]:
+    """Why `path` cannot be read as an input file, or None. Only regular files are
+    read: a FIFO would block and a device never end, so those are refused unopened."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if stat.S_ISREG(mode):
+        return None
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return f"is {name}, not a regular file"
+    return "is not a regular file"
 
 
 def _c_string(raw) -> str:
