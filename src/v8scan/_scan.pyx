@@ -74,6 +74,7 @@ cdef struct MapTable:
     uint64_t mask
     uint64_t low      # smallest key: a word outside [low, low + span] is no map pointer
     uint64_t span
+    Py_ssize_t n      # keys: the values found are indexes below n
 
 
 cdef inline uint64_t hash_word(uint64_t w) noexcept nogil:
@@ -118,6 +119,7 @@ cdef class _Table:
         self.table.mask = size - 1
         self.table.low = low if n else 1
         self.table.span = high - low if n else 0
+        self.table.n = n
 
 
 # --- a growable array of addresses, filled without the GIL --------------------------
@@ -160,10 +162,16 @@ cdef struct Areas:
     Py_ssize_t hint        # the row of the last hit: pointers tend to go where the last did
 
 
+cdef inline bint area_holds(const uint64_t* row, uint64_t address, uint64_t length) noexcept nogil:
+    """Whether the area row (vaddr, offset, size) holds `length` bytes at `address`
+    (written so that no sum can wrap around)."""
+    return address >= row[0] and length <= row[2] and address - row[0] <= row[2] - length
+
+
 cdef inline int64_t area_position(Areas* a, uint64_t address, uint64_t length) noexcept nogil:
     """File position of `length` bytes at `address`, or -1 if they are not all in one area."""
     cdef Py_ssize_t lo = a.hint, hi, mid
-    if a.rows[3 * lo] <= address and address + length <= a.rows[3 * lo] + a.rows[3 * lo + 2]:
+    if area_holds(a.rows + 3 * lo, address, length):
         return <int64_t>(a.rows[3 * lo + 1] + address - a.rows[3 * lo])
     lo, hi = 0, a.n
     while lo < hi:
@@ -175,7 +183,7 @@ cdef inline int64_t area_position(Areas* a, uint64_t address, uint64_t length) n
     if lo == 0:
         return -1
     lo -= 1
-    if address + length > a.rows[3 * lo] + a.rows[3 * lo + 2]:
+    if not area_holds(a.rows + 3 * lo, address, length):
         return -1
     a.hint = lo
     return <int64_t>(a.rows[3 * lo + 1] + address - a.rows[3 * lo])
@@ -196,8 +204,15 @@ cdef inline int64_t smi_value(uint64_t word) noexcept nogil:
     return <int64_t>(<int32_t>(word >> 32))
 
 
-cdef inline int64_t object_size(const uint8_t* data, int64_t pos, int kind, int64_t fixed,
-                                const int64_t* p) noexcept nogil:
+cdef inline bint fits(int64_t pos, int64_t offset, int64_t width, int64_t end) noexcept nogil:
+    """Whether `width` bytes at `pos + offset` lie before `end` (the area's end)."""
+    return pos + offset + width <= end
+
+
+cdef inline int64_t object_size(const uint8_t* data, int64_t pos, int64_t end, int kind,
+                                int64_t fixed, const int64_t* p) noexcept nogil:
+    """Size of the object at `pos` by its size rule, or -1 if the fields that give it are
+    implausible or lie past `end`."""
     cdef int64_t tagged = p[P_TAGGED_SIZE], value
     cdef int32_t length
     cdef int16_t count
@@ -206,15 +221,21 @@ cdef inline int64_t object_size(const uint8_t* data, int64_t pos, int kind, int6
     if kind == SIZE_UNKNOWN_KIND:
         return tagged
     if kind == SIZE_ONE_BYTE or kind == SIZE_TWO_BYTE:
+        if not fits(pos, p[P_STRING_LENGTH_OFFSET], 4, end):
+            return -1
         memcpy(&length, data + pos + p[P_STRING_LENGTH_OFFSET], 4)
         if length < 0:
             return -1
         return round_up(p[P_STRING_CHARS_OFFSET] + (1 if kind == SIZE_ONE_BYTE else 2) * <int64_t>length, tagged)
     if kind == SIZE_DESCRIPTORS:
+        if not fits(pos, p[P_DESCRIPTORS_COUNT_OFFSET], 2, end):
+            return -1
         memcpy(&count, data + pos + p[P_DESCRIPTORS_COUNT_OFFSET], 2)
         if count < 0:
             return -1
         return p[P_DESCRIPTORS_HEADER] + <int64_t>count * p[P_DESCRIPTOR_ENTRY]
+    if not fits(pos, p[P_LENGTH_OFFSET], 8, end):
+        return -1
     value = smi_value(load64(data + pos + p[P_LENGTH_OFFSET]))
     if value < 0 or value >= MAX_OBJECT_SIZE:
         return -1  # the length is not a plausible Smi: not an object
@@ -234,6 +255,46 @@ cdef inline int64_t object_size(const uint8_t* data, int64_t pos, int kind, int6
     return -1
 
 
+# --- what every entry point checks before it lets the loops loose on the bytes --------
+MAX_FIELD_OFFSET = 4096  # no field the scanner reads is this far (layout.py bounds them so)
+
+
+cdef check_rows(const uint8_t[::1] data, const uint64_t[:, ::1] rows, bint ordered=False):
+    """Every (vaddr, file offset, size) row must lie in `data` (then no read in an area
+    can leave the buffer) and, if `ordered`, follow the one before it in memory without
+    overlap (then the binary search over them holds)."""
+    cdef Py_ssize_t i
+    cdef uint64_t reach = 0
+    if rows.shape[0] and rows.shape[1] != 3:
+        raise ValueError("area rows must be (vaddr, file offset, size)")
+    for i in range(rows.shape[0]):
+        if rows[i, 1] > <uint64_t>data.shape[0] or rows[i, 2] > <uint64_t>data.shape[0] - rows[i, 1]:
+            raise ValueError(f"area {i} runs past the end of the core's bytes")
+        if rows[i, 2] > <uint64_t>-1 - rows[i, 0] or (ordered and rows[i, 0] < reach):
+            raise ValueError(f"area {i} wraps around or overlaps the one before it")
+        reach = rows[i, 0] + rows[i, 2]
+
+
+cdef check_walk_rules(Py_ssize_t n_maps, const uint8_t[::1] size_kind,
+                      const int64_t[::1] fixed_size, const uint8_t[::1] map_flags,
+                      const int64_t[::1] params):
+    cdef Py_ssize_t i
+    if size_kind.shape[0] != n_maps or fixed_size.shape[0] != n_maps or \
+            map_flags.shape[0] != n_maps:
+        raise ValueError("one size kind, fixed size and flag byte per map is needed")
+    if params.shape[0] < P_COUNT:
+        raise ValueError("too few scan parameters")
+    if params[P_TAGGED_SIZE] != 8:
+        raise ValueError("the scanner reads 64-bit tagged words only")
+    for i in range(P_COUNT):  # offsets; an entry size, a unit and a mask may be larger
+        if not 0 <= params[i] < (MAX_FIELD_OFFSET if i not in (
+                P_DESCRIPTOR_ENTRY, P_FREE_SPACE_UNIT, P_PROPERTY_ARRAY_MASK) else 1 << 31):
+            raise ValueError(f"scan parameter {i} is implausible: {params[i]}")
+    for i in range(n_maps):
+        if size_kind[i] > SIZE_UNKNOWN_KIND or not 0 <= fixed_size[i] < MAX_OBJECT_SIZE:
+            raise ValueError(f"the size rule of map {i} is implausible")
+
+
 def find_meta_maps(const uint8_t[::1] data, const uint64_t[:, ::1] segments, int map_type,
                    int instance_type_offset):
     """Addresses of maps whose map word points to themselves and whose type is MAP_TYPE."""
@@ -242,6 +303,9 @@ def find_meta_maps(const uint8_t[::1] data, const uint64_t[:, ::1] segments, int
     cdef Py_ssize_t s, i, n
     cdef uint64_t vaddr, offset, size
     cdef uint16_t t
+    check_rows(data, segments)
+    if not 0 <= instance_type_offset < MAX_FIELD_OFFSET:
+        raise ValueError("the instance type offset is implausible")
     try:
         with nogil:
             for s in range(segments.shape[0]):
@@ -263,8 +327,10 @@ def find_maps(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
     """Addresses of every object whose map is one of `meta_maps` (untagged addresses)."""
     cdef Found found = Found(NULL, 0, 0)
     cdef const uint8_t* base = &data[0]
-    cdef Py_ssize_t s, i, j, n, m = meta_maps.shape[0]
+    cdef Py_ssize_t s, i, n
     cdef uint64_t vaddr, offset, size, w
+    cdef _Table table = _Table(np.asarray(meta_maps, dtype=np.uint64) + np.uint64(1))
+    check_rows(data, segments)
     try:
         with nogil:
             for s in range(segments.shape[0]):
@@ -274,10 +340,9 @@ def find_maps(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
                     w = load64(base + offset + 8 * i)
                     if w & 7 != 1:  # maps are 8-aligned: a pointer to one is tagged ...001
                         continue
-                    for j in range(m):
-                        if w == meta_maps[j] + 1 and <int64_t>(8 * i) + map_size <= <int64_t>size:
-                            found_add(&found, vaddr + 8 * i)
-                            break
+                    if table_find(&table.table, w) >= 0 and \
+                            <int64_t>(8 * i) + map_size <= <int64_t>size:
+                        found_add(&found, vaddr + 8 * i)
     finally:
         result = found_array(&found)
     return result
@@ -291,6 +356,7 @@ def find_allocation_areas(const uint8_t[::1] data, const uint64_t[:, ::1] segmen
     cdef Py_ssize_t s, i, n
     cdef uint64_t vaddr, offset, start, top, limit
     cdef const uint8_t* base = &data[0]
+    check_rows(data, segments)
     try:
         with nogil:
             for s in range(segments.shape[0]):
@@ -333,10 +399,13 @@ cdef inline int64_t object_at(Walk* walk, int64_t pos, int64_t end, int64_t* map
     m = table_find(walk.maps, w)
     if m < 0:
         return 0
-    obj_size = object_size(walk.base, pos, walk.size_kind[m], walk.fixed_size[m], p)
+    obj_size = object_size(walk.base, pos, end, walk.size_kind[m], walk.fixed_size[m], p)
     if obj_size <= 0 or pos + obj_size > end:
         return 0  # a stray word: the object it claims does not fit the area
     if walk.map_flags[m] & FLAG_JS_RECEIVER:
+        if not fits(0, p[P_PROPERTIES_OFFSET], 8, obj_size) or \
+                not fits(0, p[P_ELEMENTS_OFFSET], 8, obj_size):
+            return 0  # too small to hold a JS object's properties and elements
         w = load64(walk.base + pos + p[P_PROPERTIES_OFFSET])
         # a Smi (identity hash) is fine; a pointer must be a heap object
         if (w & 3 != 0 and not points_to_object(walk.base, &walk.properties_areas, walk.maps, w)) \
@@ -350,8 +419,10 @@ cdef inline int64_t object_at(Walk* walk, int64_t pos, int64_t end, int64_t* map
 cdef Walk make_walk(const uint8_t[::1] data, const uint64_t[:, ::1] segments, MapTable* maps,
                     const uint8_t[::1] size_kind, const int64_t[::1] fixed_size,
                     const uint8_t[::1] map_flags, const int64_t[::1] params) except *:
-    if params.shape[0] < P_COUNT:
-        raise ValueError("too few scan parameters")
+    check_rows(data, segments, ordered=True)
+    check_walk_rules(maps.n, size_kind, fixed_size, map_flags, params)
+    if segments.shape[0] == 0:
+        raise ValueError("no areas to walk")
     cdef Areas areas = Areas(&segments[0, 0], segments.shape[0], 0)
     return Walk(&data[0], maps, areas, areas, &size_kind[0], &fixed_size[0], &map_flags[0],
                 &params[0])
@@ -418,6 +489,12 @@ def containing_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
     holders_array = np.zeros(n, dtype=np.uint64)
     if n == 0:
         return holders_array
+    if rows.shape[0] != n:
+        raise ValueError("one area row per address is needed")
+    for i in range(n):
+        if not 0 <= rows[i] < segments.shape[0] or (i and rows[i] < rows[i - 1]):
+            raise ValueError("area rows must name areas, in ascending order")
+    i = 0
     cdef uint64_t[::1] holders = holders_array
     cdef _Table table = _Table(map_keys)
     cdef Walk walk = make_walk(data, segments, &table.table, size_kind, fixed_size, map_flags,
@@ -463,6 +540,7 @@ def find_words(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
     cdef const uint8_t* base = &data[0]
     cdef Py_ssize_t s, i, n
     cdef uint64_t vaddr, offset, w
+    check_rows(data, segments)
     try:
         with nogil:
             for s in range(segments.shape[0]):

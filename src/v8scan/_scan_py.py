@@ -186,7 +186,7 @@ class _Walk:
             m = self._object_at(words, i, pos, end)
             if m is None:
                 continue
-            obj_size = _object_size(self.data, pos, int(self.size_kind[m]),
+            obj_size = _object_size(self.data, pos, end, int(self.size_kind[m]),
                                     int(self.fixed_size[m]), self.p)
             yield pos, m, obj_size
             if int(self.size_kind[m]) != SIZE_UNKNOWN:
@@ -194,20 +194,29 @@ class _Walk:
 
     def _object_at(self, words, i: int, pos: int, end: int):
         m = int(np.searchsorted(self.keys, int(words[i])))
-        obj_size = _object_size(self.data, pos, int(self.size_kind[m]),
+        obj_size = _object_size(self.data, pos, end, int(self.size_kind[m]),
                                 int(self.fixed_size[m]), self.p)
         if obj_size <= 0 or pos + obj_size > end:
             return None  # a stray word: the object it claims does not fit the segment
-        if self.map_flags[m] & MAP_JS_RECEIVER and not _valid_receiver(
-                self.data, self.seg_list, self.keys, pos, self.p):
-            return None  # properties/elements are not heap objects: not a JS object
+        if self.map_flags[m] & MAP_JS_RECEIVER and (
+                max(self.p[P_PROPERTIES_OFFSET], self.p[P_ELEMENTS_OFFSET]) + 8 > obj_size
+                or not _valid_receiver(self.data, self.seg_list, self.keys, pos, self.p)):
+            return None  # too small for, or without, heap-object properties and elements
         return m
 
 
-def _object_size(data, pos: int, kind: int, fixed: int, p: list[int]) -> int:
+def _object_size(data, pos: int, end: int, kind: int, fixed: int, p: list[int]) -> int:
+    """Size of the object at `pos` by its size rule, or -1 if the fields that give it are
+    implausible or lie past `end`."""
     tagged = p[P_TAGGED_SIZE]
     if kind == SIZE_FIXED or kind == SIZE_UNKNOWN:
         return fixed if kind == SIZE_FIXED else tagged
+    field, width = {SIZE_ONE_BYTE: (P_STRING_LENGTH_OFFSET, 4),
+                    SIZE_TWO_BYTE: (P_STRING_LENGTH_OFFSET, 4),
+                    SIZE_DESCRIPTORS: (P_DESCRIPTORS_COUNT_OFFSET, 2)}.get(kind,
+                                                                          (P_LENGTH_OFFSET, 8))
+    if pos + p[field] + width > end:
+        return -1
     if kind in (SIZE_ONE_BYTE, SIZE_TWO_BYTE):
         length = _i32(data, pos + p[P_STRING_LENGTH_OFFSET])
         if length < 0:
