@@ -8,20 +8,23 @@ so later runs on cores of the same build only read the build-id.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import stat
 import struct
 import tempfile
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 from elftools.common.exceptions import ELFError
+from elftools.construct import ConstructError
 from elftools.elf.elffile import ELFFile
 
-from .core import find_build_id
-from .errors import BinaryError
+from .core import file_problem, find_build_id
+from .errors import BinaryError, V8ScanError, Warnings
 
 V8DBG_PREFIX = b"v8dbg_"
 # V8 keeps its version in these static members (v8::internal::Version::major_ ...).
@@ -58,7 +61,13 @@ class NodeBinary:
         return ".".join(map(str, self.v8_version)) if self.v8_version else "unknown"
 
 
-CACHE_FORMAT = 1
+# The cache is input like any other: each entry carries its format, the build-id and size
+# of the binary it was read from, and a SHA-256 of its content; a value of the wrong type
+# or out of bounds makes the entry invalid, and an invalid entry is read again.
+CACHE_FORMAT = 2
+MAX_CONSTANTS = 100_000
+CONSTANT_NAME = re.compile(r"^[A-Za-z0-9_]{1,200}$")
+NODE_VERSION = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}$")
 
 
 def cache_dir() -> str:
@@ -71,33 +80,49 @@ def cache_dir() -> str:
     return os.path.join(base, "v8scan")
 
 
-def read_node_binary(path: str, use_cache: bool = True) -> NodeBinary:
+def read_node_binary(path: str, use_cache: bool = True,
+                     warnings: Optional[Warnings] = None,
+                     check: Optional[Callable[[NodeBinary], object]] = None) -> NodeBinary:
     """Read build-id, versions and `v8dbg_*` constants of the executable at `path`.
 
     With `use_cache`, a build read before is taken from the cache (keyed by build-id,
-    which names the exact build) and a new one is added to it.
+    which names the exact build, and checked as described above) and a new one is added
+    to it; a cache entry that fails its checks, or whose reading `check` rejects (by
+    raising V8ScanError), is read again, with a warning.
     Raises BinaryError when the file is missing or not a readable ELF executable.
     """
-    if not os.path.isfile(path):
-        raise BinaryError(f"node binary {path} does not exist")
+    problem = file_problem(path)
+    if problem:
+        raise BinaryError(f"node binary {path}: {problem}")
     try:
         with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
             elf = ELFFile(f)
             if elf["e_type"] not in ("ET_EXEC", "ET_DYN"):
                 raise BinaryError(f"{path} is not an executable (ELF type {elf['e_type']})")
             sections = list(elf.iter_sections())
             build_id = next(filter(None, (find_build_id(sec.data()) for sec in sections
                                           if sec["sh_type"] == "SHT_NOTE")), None)
-            cached = _from_cache(path, build_id) if use_cache and build_id else None
-            if cached is not None:
-                return cached
+            if use_cache and build_id:
+                cached = _from_cache(path, build_id, size)
+                if isinstance(cached, NodeBinary) and check is not None:
+                    try:
+                        check(cached)
+                    except V8ScanError as exc:
+                        cached = f"{exc}"
+                if isinstance(cached, NodeBinary):
+                    return cached
+                if cached and warnings is not None:
+                    warnings.add(f"the cached metadata of build {build_id} is invalid "
+                                 f"({cached}); read again from the binary")
             binary = _read(path, f, elf, sections, build_id)
-    except (ELFError, struct.error, ValueError) as exc:
+    except (ELFError, ConstructError, struct.error, ValueError) as exc:
         raise BinaryError(f"{path} is not a readable ELF executable ({exc})") from None
     except OSError as exc:
         raise BinaryError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if use_cache and build_id:
-        _to_cache(binary)
+    # A stripped copy has no metadata to remember, and must not hide the real binary's.
+    if use_cache and build_id and binary.constants:
+        _to_cache(binary, size)
     return binary
 
 
@@ -105,35 +130,67 @@ def _cache_path(build_id: str) -> str:
     return os.path.join(cache_dir(), "binaries", f"{build_id}.json")
 
 
-def _from_cache(path: str, build_id: str) -> Optional[NodeBinary]:
-    """The cached reading of this build, or None (missing, unreadable or another format)."""
+def _checksum(entry: dict) -> str:
+    content = {k: v for k, v in entry.items() if k != "sha256"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def _from_cache(path: str, build_id: str, size: int) -> NodeBinary | str:
+    """The cached reading of this build; else why there is none ("" if there is no
+    entry, a reason if there is one that fails its checks)."""
+    entry_path = _cache_path(build_id)
     try:
-        with open(_cache_path(build_id)) as f:
-            saved = json.load(f)
-        if saved.get("format") != CACHE_FORMAT or saved.get("build_id") != build_id:
-            return None
-        v8 = saved["v8_version"]
-        return NodeBinary(path, build_id, saved["node_version"], tuple(v8) if v8 else None,
-                          {str(k): int(v) for k, v in saved["constants"].items()})
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
+        with open(entry_path, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > 16 << 20:
+                return "not a regular file of a plausible size"
+            if info.st_uid != os.getuid() or info.st_mode & 0o022:
+                return "owned or writable by another user"
+            saved = json.loads(f.read())
+    except FileNotFoundError:
+        return ""
+    except (OSError, ValueError) as exc:
+        return f"unreadable: {exc}"
+    if not isinstance(saved, dict) or saved.get("format") != CACHE_FORMAT:
+        return "another format"
+    if saved.get("sha256") != _checksum(saved):
+        return "its checksum does not match"
+    if saved.get("build_id") != build_id or saved.get("binary_size") != size:
+        return "it describes another file"
+    node_version, v8, constants = (saved.get(k) for k in ("node_version", "v8_version",
+                                                           "constants"))
+    if node_version is not None and not (isinstance(node_version, str)
+                                         and NODE_VERSION.match(node_version)):
+        return "implausible node version"
+    if v8 is not None and not (isinstance(v8, list) and len(v8) == 4 and all(
+            type(x) is int and 0 <= x < 1 << 16 for x in v8)):
+        return "implausible V8 version"
+    if not (isinstance(constants, dict) and 0 < len(constants) <= MAX_CONSTANTS and all(
+            isinstance(k, str) and CONSTANT_NAME.match(k) and type(v) is int
+            and -(1 << 63) <= v < 1 << 63 for k, v in constants.items())):
+        return "implausible constants"
+    return NodeBinary(path, build_id, node_version, tuple(v8) if v8 else None, constants)
 
 
-def _to_cache(binary: NodeBinary) -> None:
-    """Save the reading atomically; a cache that cannot be written is simply not used."""
+def _to_cache(binary: NodeBinary, size: int) -> None:
+    """Save the reading atomically (a temporary file, then a rename), readable by this user
+    only; a cache that cannot be written is simply not used."""
     target = _cache_path(binary.build_id or "")
-    saved = {"format": CACHE_FORMAT, "build_id": binary.build_id,
+    saved = {"format": CACHE_FORMAT, "build_id": binary.build_id, "binary_size": size,
              "node_version": binary.node_version,
              "v8_version": list(binary.v8_version) if binary.v8_version else None,
              "constants": binary.constants}
+    saved["sha256"] = _checksum(saved)
+    temporary = None
     try:
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
         fd, temporary = tempfile.mkstemp(dir=os.path.dirname(target), suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
+        with os.fdopen(fd, "w") as f:  # mkstemp makes it 0600
             json.dump(saved, f)
         os.replace(temporary, target)
     except OSError:
-        pass
+        if temporary is not None and os.path.exists(temporary):
+            os.unlink(temporary)
 
 
 def _read(path: str, f, elf: ELFFile, sections: list, build_id: Optional[str]) -> NodeBinary:

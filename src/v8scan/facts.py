@@ -82,6 +82,9 @@ _INSTANCE_TYPES = (
 _PAGES = (
     Fact("kPageAlignment", 1 << 18, V9, None,
          "globals.h: kPageSizeBits = 18; every heap chunk starts on a 256 KB boundary"),
+    Fact("kAllocationRandomAddressMax", 0x3FFFFFFFF000, V9, None,
+         "platform-posix.cc: x64 heap pages are mapped at random hints below this address "
+         "(the kernel puts stacks, malloc arenas and libraries near the top of the 47 bits)"),
     Fact("MemoryChunk_young_generation_mask", 0x18, V9, None,
          "memory-chunk.h: Flag FROM_PAGE = 1u << 3, TO_PAGE = 1u << 4"),
     Fact("MemoryChunk_flags_offset", 8, V9, V12, "basic-memory-chunk.h: size_, then flags_"),

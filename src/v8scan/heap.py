@@ -16,6 +16,9 @@ from .layout import Layout
 
 MAX_STRING = 1024      # characters read of one string
 MAX_CHAIN = 64         # prototype chain / back-pointer / cons-string depth
+MAX_STRING_PARTS = 4096  # string objects visited to read one string (cons trees)
+MAX_SOURCE = 1 << 24   # characters of a script's source read to find a line
+MAX_DICTIONARY = 1 << 20  # entries of one property dictionary
 
 
 class Heap:
@@ -42,6 +45,12 @@ class Heap:
     def map_of(self, obj: int) -> Optional[int]:
         return self.pointer(obj, 0)
 
+    def is_object(self, obj: int) -> bool:
+        """Whether a V8 heap object starts at untagged address `obj`: its first word
+        points to a Map."""
+        map_addr = self.map_of(obj)
+        return map_addr is not None and self.instance_type(map_addr) == self.layout.map_type
+
     def instance_type(self, obj: int) -> Optional[int]:
         m = self.map_of(obj)
         return None if m is None else self.memory.u16(m + self.layout.map_instance_type)
@@ -65,22 +74,28 @@ class Heap:
         if obj is None:
             return None
         if obj not in self._string_cache:
-            self._string_cache[obj] = self._read_string(obj, MAX_CHAIN, MAX_STRING)
+            self._string_cache[obj] = self._read_string(obj, MAX_CHAIN, MAX_STRING,
+                                                        [MAX_STRING_PARTS])
         return self._string_cache[obj]
 
     def text(self, obj: int, limit: int) -> Optional[str]:
         """The first `limit` characters of the String at `obj`, or None if unreadable (an
-        uncached external string, or memory the core lacks)."""
-        return self._read_string(obj, MAX_CHAIN, limit)
+        uncached external string, memory the core lacks, or a cons tree too large)."""
+        return self._read_string(obj, MAX_CHAIN, limit, [MAX_STRING_PARTS])
 
     def string_length(self, obj: int) -> Optional[int]:
         return self.memory.i32(obj + self.layout.string_length)
 
-    def _read_string(self, obj: int, depth: int, limit: int) -> Optional[str]:
+    def _read_string(self, obj: int, depth: int, limit: int,
+                     budget: list[int]) -> Optional[str]:
+        """`budget` counts the string objects this read may still visit: a crafted cons
+        tree of empty leaves would otherwise take exponential time."""
         L = self.layout
+        budget[0] -= 1
         t = self.instance_type(obj)
         length = self.string_length(obj)
-        if t is None or not L.is_string(t) or length is None or length < 0 or depth <= 0:
+        if t is None or not L.is_string(t) or length is None or length < 0 or depth <= 0 \
+                or budget[0] < 0:
             return None
         n = min(length, limit)
         rep = L.string_representation(t)
@@ -88,19 +103,23 @@ class Heap:
             chars = obj + (L.seq_one_byte_chars if L.is_one_byte_string(t) else L.seq_two_byte_chars)
             return self._chars(chars, n, L.is_one_byte_string(t))
         if rep == L.cons_string_tag:
-            first = self._read_string(self.pointer(obj, L.cons_first) or 0, depth - 1, n)
+            first = self._read_string(self.pointer(obj, L.cons_first) or 0, depth - 1, n,
+                                      budget)
             if first is None or len(first) >= n:
                 return first
             second = self._read_string(self.pointer(obj, L.cons_second) or 0, depth - 1,
-                                       n - len(first))
+                                       n - len(first), budget)
             return None if second is None else first + second
         if rep == L.thin_string_tag:
-            return self._read_string(self.pointer(obj, L.thin_actual) or 0, depth - 1, n)
+            return self._read_string(self.pointer(obj, L.thin_actual) or 0, depth - 1, n,
+                                     budget)
         if rep == L.sliced_string_tag:
             offset = self.smi_field(obj, L.sliced_offset)
+            if offset is None or not 0 <= offset <= MAX_SOURCE:
+                return None
             parent = self._read_string(self.pointer(obj, L.sliced_parent) or 0, depth - 1,
-                                       (offset or 0) + n)
-            return None if parent is None or offset is None else parent[offset:offset + n]
+                                       offset + n, budget)
+            return None if parent is None else parent[offset:offset + n]
         if rep == L.external_string_tag and "UNCACHED" not in L.type_name(t):
             # The characters live outside the heap (a C++ resource); V8 caches their address.
             data = self.memory.u64(obj + L.external_resource_data)
@@ -117,7 +136,7 @@ class Heap:
         """The description of a Symbol (e.g. 'Symbol.toStringTag'), or None."""
         if self.instance_type(obj) != self.layout.symbol_type:
             return None
-        return self.string(self.pointer(obj, self.layout.constants["class_Symbol__name__Object"]))
+        return self.string(self.pointer(obj, self.layout.symbol_name))
 
     # --- functions -----------------------------------------------------------------
     def function_name(self, sfi: Optional[int]) -> str:
@@ -215,7 +234,8 @@ class Heap:
                 ends = np.frombuffer(raw, dtype="<i8") >> (L.smi_shift_size + 1)
                 return int(np.searchsorted(ends, position)) + 1
         source = self.pointer(script, L.script_source)
-        text = None if source is None else self.text(source, position)
+        text = None if source is None or not 0 <= position <= MAX_SOURCE \
+            else self.text(source, position)
         return None if text is None or len(text) < position else text.count("\n") + 1
 
     # --- maps ----------------------------------------------------------------------
@@ -283,15 +303,14 @@ class Heap:
 
     def _field_index(self, details: int) -> Optional[int]:
         """The field a data property's value is kept in, or None (kept in the descriptor)."""
-        c = self.layout.constants
-        if (details & c["prop_location_mask"]) >> c["prop_location_shift"] == \
-                c["prop_location_Descriptor"]:
+        L = self.layout
+        if (details & L.prop_location_mask) >> L.prop_location_shift == \
+                L.prop_location_descriptor:
             return None
-        return (details & c["prop_index_mask"]) >> c["prop_index_shift"]
+        return (details & L.prop_index_mask) >> L.prop_index_shift
 
     def _fast_properties(self, obj: int, map_addr: int):
         L = self.layout
-        c = L.constants
         words = self.memory.u8(map_addr + L.map_instance_size_in_words) or 0
         inobject_start = self.memory.u8(map_addr + L.map_inobject_properties_start) or 0
         inobject = max(0, words - inobject_start)
@@ -299,7 +318,7 @@ class Heap:
         for key, details, entry in self.descriptors(map_addr):
             if details is None:
                 continue
-            if details & c["prop_kind_mask"] == c["prop_kind_Accessor"]:
+            if details & L.prop_kind_mask == L.prop_kind_accessor:
                 result.append((key, None))
                 continue
             index = self._field_index(details)
@@ -319,10 +338,12 @@ class Heap:
         if dictionary is None:
             return []
         capacity = self.smi_slot(dictionary, 2)
-        if capacity is None or capacity < 0 or capacity > 1 << 24:
-            return []
-        start = L.name_dictionary_prefix_start + L.constants["namedictionaryshape_prefix_size"]
+        length = self.smi_field(dictionary, L.fixed_array_length)
+        start = L.name_dictionary_prefix_start + L.name_dictionary_prefix_size
         width = L.name_dictionary_entry_size
+        if capacity is None or length is None or not 0 <= capacity <= MAX_DICTIONARY \
+                or start + capacity * width > length or width < 2:
+            return []
         raw = self.memory.read(dictionary + L.fixed_array_header + start * L.tagged_size,
                                capacity * width * L.tagged_size)
         if raw is None:

@@ -120,8 +120,18 @@ REQUIRED: dict[str, str] = {
     "scope_info_context_local_count": "scopeinfo_idx_ncontextlocals",
     "name_dictionary_prefix_start": "namedictionary_prefix_start_index",
     "name_dictionary_entry_size": "namedictionaryshape_entry_size",
+    "name_dictionary_prefix_size": "namedictionaryshape_prefix_size",
+    "symbol_name": "class_Symbol__name",
+    "prop_kind_mask": "prop_kind_mask",
+    "prop_kind_accessor": "prop_kind_Accessor",
+    "prop_location_mask": "prop_location_mask",
+    "prop_location_shift": "prop_location_shift",
+    "prop_location_descriptor": "prop_location_Descriptor",
+    "prop_index_mask": "prop_index_mask",
+    "prop_index_shift": "prop_index_shift",
     # facts.py only
     "page_alignment": "kPageAlignment",
+    "random_address_max": "kAllocationRandomAddressMax",
     "chunk_flags": "MemoryChunk_flags_offset",
     "chunk_metadata": "MemoryChunk_metadata_offset",
     "young_generation_mask": "MemoryChunk_young_generation_mask",
@@ -152,6 +162,26 @@ REQUIRED: dict[str, str] = {
 }
 
 TYPE_SYMBOL = re.compile(r"^type_(\w+?)__(\w+_TYPE)$")
+
+# Sanity bounds: a damaged binary or cache must not steer the readers and the scanner out
+# of bounds. An instance type (type_*, *Type, *_TYPE in V8's names) is in [0, 65535]; every other value
+# is an offset, index, count or bit position in [0, MAX_FIELD_OFFSET), the bound the
+# scanner checks its offsets against, except those named here. -1 means "no such thing"
+# where facts.py says so.
+MAY_BE_ABSENT = {"chunk_metadata", "scope_info_receiver_variable_shift",
+                 "scope_info_position_slot", "oddball_the_hole", "hole_type"}
+WIDE_VALUES = {  # name: (lowest, highest)
+    "own_descriptors_mask": (1, (1 << 32) - 1),
+    "prop_index_mask": (1, (1 << 32) - 1),
+    "property_array_length_mask": (1, (1 << 32) - 1),
+    "young_generation_mask": (1, (1 << 32) - 1),
+    "to_page_flag": (1, (1 << 32) - 1),
+    "double_hole_nan": (0, (1 << 64) - 1),
+    "page_alignment": (1 << 12, 1 << 30),
+    "random_address_max": (1 << 32, 1 << 47),
+}
+EXACT_VALUES = {"tagged_size": 8, "smi_shift_size": 31}
+MAX_FIELD_OFFSET = 4096  # as in _scan.pyx: no field v8scan reads is this far into an object
 
 
 @dataclass(frozen=True)
@@ -226,6 +256,10 @@ def build_layout(binary: NodeBinary, warnings: Warnings | None = None) -> Layout
     if missing:
         raise LayoutError(binary.path,
                           [f"{name} (V8 {binary.v8_version_string})" for name in missing])
+    implausible = _implausible(values)
+    if implausible:
+        raise LayoutError(binary.path, [f"a plausible {REQUIRED[key]} (it says {values[key]})"
+                                        for key in implausible])
     type_names, class_names = {}, {}
     for name, value in constants.items():
         found = TYPE_SYMBOL.match(name)
@@ -251,6 +285,29 @@ def build_layout(binary: NodeBinary, warnings: Warnings | None = None) -> Layout
     # JS receiver types are the highest instance types; JS_PROXY_TYPE is the first of them.
     return Layout(version, values, dict(constants), type_names, class_names,
                   values["js_proxy_type"], checked, tuple(sorted(resolver.facts_used)))
+
+
+def _is_instance_type(name: str) -> bool:
+    return name.startswith("type_") or name.endswith(("Type", "_TYPE"))
+
+
+def _implausible(values: dict[str, int]) -> list[str]:
+    """The layout values outside their sanity bounds."""
+    wrong = []
+    for key, value in values.items():
+        if key in EXACT_VALUES:
+            ok = value == EXACT_VALUES[key]
+        elif key in WIDE_VALUES:
+            low, high = WIDE_VALUES[key]
+            ok = low <= value <= high
+        else:
+            high = 0xFFFF if _is_instance_type(REQUIRED[key]) else MAX_FIELD_OFFSET - 1
+            ok = (-1 if key in MAY_BE_ABSENT else 0) <= value <= high
+        if key == "page_alignment" and value & (value - 1):
+            ok = False  # a power of two
+        if not ok:
+            wrong.append(key)
+    return wrong
 
 
 class _Resolver:

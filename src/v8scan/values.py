@@ -20,6 +20,8 @@ from .heap import Heap
 from .naming import Namer
 
 MAX_ITEMS = 100         # elements, properties and entries read per object
+MAX_OBJECTS = 5_000     # objects expanded per read: shared sub-objects repeat in the tree
+MAX_ENTRY_SLOTS = 10_000  # Map/Set table entries looked at for MAX_ITEMS live ones
 MAX_TEXT = 1_000        # characters read per string
 BUFFER_PREVIEW = 50     # bytes read per Buffer (buffer.INSPECT_MAX_BYTES)
 DEFAULT_DEPTH = 2       # as util.inspect
@@ -32,6 +34,22 @@ class NotAnObject(V8ScanError):
     """The address given is not the start of a V8 heap object in the core."""
 
     hint = "addresses come from `v8scan instances` or `retainers` (0x..., tagged or not)"
+
+
+def object_start(heap: Heap, address: int) -> int:
+    """The untagged address of the V8 heap object at `address` (tagged or not).
+
+    Raises NotAnObject if the address is outside 64 bits, not in the core, or no object
+    starts there."""
+    obj = address & ~1
+    if not 0 <= address < 1 << 64:
+        raise NotAnObject(f"{address:#x} is not a 64-bit address")
+    if heap.memory.u64(obj) is None:
+        raise NotAnObject(f"{address:#x} is not in the core's memory")
+    if not heap.is_object(obj):
+        raise NotAnObject(f"{address:#x} is not the address of a V8 heap object in this "
+                          "core (its first word is not a pointer to a Map)")
+    return obj
 
 
 def js_number(value: float) -> str:
@@ -57,6 +75,7 @@ class ValueReader:
     def __init__(self, heap: Heap, namer: Namer, depth: int = DEFAULT_DEPTH) -> None:
         self.heap, self.namer, self.layout = heap, namer, heap.layout
         self.depth = depth
+        self._expanded = 0  # objects expanded so far in this read (MAX_OBJECTS)
         L = self.layout
         self._collections = {L.js_map_type: "map", L.js_set_type: "set"}
         self._entry_sizes = {"map": L.ordered_hash_map_entry, "set": L.ordered_hash_set_entry}
@@ -65,11 +84,8 @@ class ValueReader:
         """The value tree of the object at `address` (tagged or not).
 
         Raises NotAnObject if no V8 object starts there."""
-        obj = address & ~1
-        map_addr = self.heap.map_of(obj)
-        if map_addr is None or self.heap.instance_type(map_addr) != self.layout.map_type:
-            raise NotAnObject(f"{address:#x} is not the address of a V8 heap object in this "
-                              "core (its first word is not a pointer to a Map)")
+        obj = object_start(self.heap, address)
+        self._expanded = 0
         return self._object(obj, 0, frozenset())
 
     # --- any value ----------------------------------------------------------------
@@ -163,7 +179,8 @@ class ValueReader:
                       "constructor": self.namer.label_object(obj, map_addr, t)[1]}
         if kind == "buffer":  # bytes, not references: shown at any depth
             return {**node, **self._buffer(obj)}
-        if level >= self.depth + 1:
+        self._expanded += 1
+        if level >= self.depth + 1 or self._expanded > MAX_OBJECTS:
             return {**node, "omitted": True}
         child = level + 1
         if kind in ("map", "set"):
@@ -234,7 +251,7 @@ class ValueReader:
         elements, deleted, buckets = counts
         first = L.ordered_hash_start + buckets
         entries = []
-        for i in range(elements + deleted):
+        for i in range(min(elements + deleted, MAX_ENTRY_SLOTS)):
             if len(entries) >= MAX_ITEMS:
                 break
             key = self._value(heap.slot(table, first + i * entry), level, path)
