@@ -14,11 +14,11 @@ import numpy as np
 from .binary import NodeBinary, read_node_binary
 from .census import Histogram, RowKey, aggregate
 from .core import CoreFile
-from .errors import BinaryError, BuildIdMismatch, Warnings
+from .errors import BinaryError, BuildIdMismatch, NoV8HeapError, Warnings
 from .heap import Heap
 from .layout import Layout, build_layout
 from .naming import Namer
-from .pages import find_pages, heap_areas
+from .pages import find_pages, heap_areas, missing_pages
 from .scan import HeapScan, collect_objects, scan_heap
 from .sweep import Progress
 from .values import DEFAULT_DEPTH, ValueReader
@@ -53,6 +53,8 @@ class DumpInfo:
     heap_pages: int
     heap_bytes: int     # bytes of the object areas scanned as live
     young_bytes: int    # young-generation bytes not scanned: no allocation area was found
+    missing_bytes: int  # memory the core's headers describe but its file does not hold
+    missing_heap_pages: int  # V8 heap pages among them, as far as the core shows
 
 
 class Dump:
@@ -69,16 +71,34 @@ class Dump:
                 raise BinaryError(f"{self.core.path}: the core does not say which program it ran")
             if node is None and not os.path.exists(path):
                 raise BinaryError(f"the core ran {path}, which is not on this machine")
-            self.binary: NodeBinary = read_node_binary(path)
+            self.binary: NodeBinary = read_node_binary(path, warnings=self.warnings,
+                                                       check=build_layout)
             self.core_build_id = self.core.build_id_of(recorded) if recorded else None
             self.build_id_matches = self._check_build_id(force)
             self.layout: Layout = build_layout(self.binary, self.warnings)
             self.heap = Heap(self.core.memory, self.layout)
             self.namer = Namer(self.heap)
+            self.missing_heap_pages = self._note_truncation()
         except BaseException:
             self.core.close()
             raise
         self._scans: dict[bool, HeapScan] = {}  # by `everything`
+
+    def _note_truncation(self) -> int:
+        """One warning for a truncated core, with the V8 heap pages it lacks; their count."""
+        cut = self.core.truncation
+        if cut is None:
+            return 0
+        lost = missing_pages(self.core.memory, self.layout,
+                             find_pages(self.core.memory, self.layout), cut.missing)
+        notes = ", and so are its notes (process details)" if cut.notes_cut else ""
+        self.warnings.add(
+            f"the core is truncated: the file has {cut.file_size:,} of the "
+            f"{cut.promised_size:,} bytes its headers describe, so {cut.missing_bytes:,} "
+            f"bytes of memory are missing, {len(lost):,} V8 heap pages "
+            f"({len(lost) * self.layout.page_alignment:,} bytes) among them as far as the "
+            f"core shows{notes}; counts are lower bounds")
+        return len(lost)
 
     def _check_build_id(self, force: bool) -> Optional[bool]:
         core_id, binary_id = self.core_build_id, self.binary.build_id
@@ -106,7 +126,9 @@ class Dump:
             self.binary.path, self.binary.build_id, self.build_id_matches,
             self.binary.node_version or "unknown", self.binary.v8_version_string,
             self.layout.checked, len(memory.segments), memory.total_bytes,
-            len(pages), int(areas[:, 2].sum()), young)
+            len(pages), int(areas[:, 2].sum()), young,
+            self.core.truncation.missing_bytes if self.core.truncation else 0,
+            self.missing_heap_pages)
 
     def scan(self, progress: Optional[Progress] = None, everything: bool = False,
              jobs: Optional[int] = None) -> HeapScan:
@@ -116,9 +138,19 @@ class Dump:
         `jobs` threads scan at once (default: every available core).
         """
         if everything not in self._scans:
-            self._scans[everything] = scan_heap(
-                self.core.memory, self.layout, self.warnings, progress,
-                collect=self.namer.per_object_maps, everything=everything, jobs=jobs)
+            try:
+                self._scans[everything] = scan_heap(
+                    self.core.memory, self.layout, self.warnings, progress,
+                    collect=self.namer.per_object_maps, everything=everything, jobs=jobs)
+            except NoV8HeapError as exc:
+                cut = self.core.truncation
+                if cut is None:
+                    raise
+                raise NoV8HeapError(
+                    f"{exc}: the core is truncated ({cut.missing_bytes:,} bytes of memory "
+                    "are missing) and V8's heap is in the part that is missing",
+                    hint="take the core again with room for all of it (ulimit -c unlimited)"
+                ) from None
         return self._scans[everything]
 
     def histogram(self, progress: Optional[Progress] = None, shapes: bool = False,
@@ -262,6 +294,17 @@ def rows_named(name: str, shape: Optional[Sequence[str]] = None) -> Callable[[Ro
         kind, label, properties, _ = key
         return name in (label, kind) and (wanted_shape is None or properties == wanted_shape)
     return select
+
+
+def build_mismatch(before: Dump, after: Dump) -> list[str]:
+    """A warning if the two dumps ran different node builds: their rows, V8's internal
+    types above all, do not compare."""
+    a, b = before.binary, after.binary
+    if (a.build_id, a.node_version) == (b.build_id, b.node_version):
+        return []
+    return [f"the two cores ran different node builds (Node {a.node_version or '?'} and "
+            f"{b.node_version or '?'}): they are not two moments of one process, and rows "
+            "may differ for that reason alone"]
 
 
 def growth_samples(before: Dump, after: Dump, keys: Sequence[RowKey], per_row: int,

@@ -7,8 +7,9 @@ that hold live objects. Knows the layout of pages, not of objects.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -17,6 +18,8 @@ from .layout import Layout
 from .sweep import Sweeper, scanner_module, split_rows
 
 PF_W = 2  # ELF program header flag: writable
+MAX_CHUNK = 1 << 32  # no V8 chunk, not even a large object's, is bigger
+MAX_MERGED_PAGES = 4  # adjacent pages the kernel merged into one mapping, at most
 
 
 class HeapPage(NamedTuple):
@@ -63,16 +66,18 @@ def find_pages(memory: AddressSpace, layout: Layout) -> list[HeapPage]:
     start, ok_start = memory.u64_many(meta + np.uint64(layout.chunk_area_start))
     end, ok_end = memory.u64_many(meta + np.uint64(layout.chunk_area_end))
     keep = (ok_size & ok_start & ok_end & (size != 0) & (size % np.uint64(4096) == 0)
-            & (bases < start) & (start < end) & (end <= bases + size)
-            & (start & np.uint64(7) == 0))
+            & (size <= np.uint64(MAX_CHUNK)) & (bases < start) & (start < end)
+            & (end - bases <= size) & (start & np.uint64(7) == 0))
     bases, meta, start, end, size = bases[keep], meta[keep], start[keep], end[keep], size[keep]
     flags, _ = memory.u64_many(bases + np.uint64(layout.chunk_flags))
     heap, _ = memory.u64_many(meta + np.uint64(layout.chunk_heap))
     pages = []
+    next_bases = bases.tolist()[1:] + [1 << 64]
     for row in zip(bases.tolist(), meta.tolist(), start.tolist(), end.tolist(),
-                   flags.tolist(), heap.tolist(), size.tolist()):
-        base, meta_at, area_start, area_end, page_flags, page_heap, page_size = row
-        area_end = min(area_end, memory.segment_at(base).end)  # a page can run past the core
+                   flags.tolist(), heap.tolist(), size.tolist(), next_bases):
+        base, meta_at, area_start, area_end, page_flags, page_heap, page_size, next_base = row
+        # A page can run past the core; a damaged header can claim the next page's area.
+        area_end = min(area_end, memory.segment_at(base).end, next_base)
         if area_start < area_end:
             pages.append(HeapPage(base, meta_at, area_start, area_end, page_flags, page_heap,
                                   page_size))
@@ -229,3 +234,33 @@ def _cut(start: int, end: int, holes: list[tuple[int, int]]) -> list[tuple[int, 
         start = max(start, hi)
     ranges.append((start, end))
     return [(lo, hi) for lo, hi in ranges if lo < hi]
+
+
+def missing_pages(memory: AddressSpace, layout: Layout, pages: list[HeapPage],
+                  missing: Sequence[tuple[int, int]]) -> list[int]:
+    """Bases of the V8 heap pages in `missing` (vaddr, size) memory of a truncated core,
+    as far as the core shows them: chunks that a present page's list links name, and
+    missing segments that start chunk-aligned below V8's random mapping hints' limit and
+    span at most MAX_MERGED_PAGES chunks (V8 maps each page on its own there; the kernel
+    puts stacks, malloc arenas and libraries higher up). Large objects' pages beyond that
+    size are missed."""
+    align = layout.page_alignment
+    ranges = sorted(missing)
+    starts = [lo for lo, _ in ranges]
+
+    def is_missing(address: int) -> bool:
+        i = bisect.bisect_right(starts, address) - 1
+        return i >= 0 and address < ranges[i][0] + ranges[i][1]
+
+    found = set()
+    for lo, size in ranges:
+        if lo % align == 0 and size <= MAX_MERGED_PAGES * align \
+                and lo < layout.random_address_max:
+            # whole pages the kernel merged; else one smaller (read-only) or larger page
+            found.update(range(lo, lo + size, align) if size % align == 0 else (lo,))
+    links = [memory.u64(page.metadata + layout.chunk_list_prev + k)
+             for page in pages for k in (-8, 0)]  # list_node_: next_, then prev_
+    for link in links:
+        if link and link % align == 0 and is_missing(link):
+            found.add(link)
+    return sorted(found)

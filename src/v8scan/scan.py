@@ -81,9 +81,15 @@ def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
             ((data, segments[a:b], layout.map_type, layout.map_instance_type), n)
             for a, b, n in groups], WEIGHT_WORDS))
         if len(meta) == 0:
-            raise NoV8HeapError("no V8 heap found in the core (no meta map)",
-                                hint="is this a core of a node process?")
-        map_size = memory.u8(int(meta[0]) + layout.map_instance_size_in_words) * layout.tagged_size
+            meta = _meta_map_by_use(memory, layout, segments)
+            if len(meta) == 0:
+                raise NoV8HeapError("no V8 heap found in the core (no meta map)",
+                                    hint="is this a core of a node process?")
+            warnings.add("V8's meta map is not in the core (the page that holds it is "
+                         "missing or damaged): maps were found by the pointers to it, and "
+                         "are not counted themselves")
+        words = memory.u8(int(meta[0]) + layout.map_instance_size_in_words)
+        map_size = (words or 0) * layout.tagged_size or _smallest_map(layout)
         candidates = np.concatenate(sweeper.run(impl.find_maps, [
             ((data, segments[a:b], meta, map_size), n) for a, b, n in groups], WEIGHT_MAPS))
         maps, types, sizes = _valid_maps(memory, layout, np.union1d(candidates, meta))
@@ -160,25 +166,61 @@ def _in_address_order(parts: list[tuple[np.ndarray, np.ndarray]]):
     return addresses[order], sizes[order]
 
 
+META_MAP_SAMPLE = 64 << 20  # bytes of heap areas looked at to find a missing meta map
+META_MAP_CANDIDATES = 32    # most common pointers tried
+
+
+def _meta_map_by_use(memory: AddressSpace, layout: Layout, areas: np.ndarray) -> np.ndarray:
+    """The meta map's address when the meta map itself is not in the core (its read-only
+    page cut off, say): the pointer that the most words point with, where those words
+    start objects that look like maps (a known instance type, a nonzero instance size or
+    a variable-sized type, descriptors and a prototype that are heap objects)."""
+    data, parts, held = memory.as_array(), [], 0
+    for vaddr, offset, size in areas.tolist():
+        parts.append((vaddr, data[offset:offset + size // 8 * 8].view("<u8")))
+        held += size
+        if held >= META_MAP_SAMPLE:
+            break
+    words = np.concatenate([w for _, w in parts] or [np.zeros(0, np.uint64)])
+    values, counts = np.unique(words[(words & np.uint64(7)) == 1], return_counts=True)
+    known = np.array(sorted(layout.type_names), dtype=np.uint64)
+    best, best_score = None, 0.5
+    for value in values[np.argsort(-counts)[:META_MAP_CANDIDATES]].tolist():
+        at = np.concatenate([vaddr + 8 * np.flatnonzero(w == np.uint64(value)).astype(np.uint64)
+                             for vaddr, w in parts])[:256]
+        if len(at) < 16:
+            continue
+        types, ok_t = memory.u64_many(at + np.uint64(layout.map_instance_type))
+        descriptors, ok_d = memory.u64_many(at + np.uint64(layout.map_instance_descriptors))
+        prototype, ok_p = memory.u64_many(at + np.uint64(layout.map_prototype))
+        looks = (ok_t & ok_d & ok_p & np.isin(types & np.uint64(0xFFFF), known)
+                 & (descriptors & np.uint64(3) == 1) & (prototype & np.uint64(3) == 1))
+        if looks.mean() > best_score:
+            best, best_score = value, looks.mean()
+    return np.zeros(0, np.uint64) if best is None else np.array([best - 1], dtype=np.uint64)
+
+
+def _smallest_map(layout: Layout) -> int:
+    """A size no map is smaller than: past its last field the scanner reads."""
+    return max(layout.map_instance_descriptors, layout.map_prototype,
+               layout.map_bit_field3, layout.map_constructor_or_back_pointer) + layout.tagged_size
+
+
 def _valid_maps(memory: AddressSpace, layout: Layout, candidates: np.ndarray):
-    """Keep candidates that look like real maps: a known instance type and descriptors."""
-    max_type = max(layout.type_names)
-    keep, types, sizes = [], [], []
-    for address in candidates.tolist():
-        t = memory.u16(address + layout.map_instance_type)
-        words = memory.u8(address + layout.map_instance_size_in_words)
-        descriptors = memory.u64(address + layout.map_instance_descriptors)
-        prototype = memory.u64(address + layout.map_prototype)
-        if t is None or t > max_type or words is None or descriptors is None or prototype is None:
-            continue
-        # instance_descriptors and prototype are always heap objects (or null, itself one).
-        if descriptors & 3 != 1 or prototype & 3 != 1:
-            continue
-        keep.append(address)
-        types.append(t)
-        sizes.append(words * layout.tagged_size)
-    return (np.array(keep, dtype=np.uint64), np.array(types, dtype=np.int64),
-            np.array(sizes, dtype=np.int64))
+    """Keep candidates that look like real maps: a known instance type, and descriptors
+    and a prototype that are heap objects (null is one). Read in bulk."""
+    def field(offset: int) -> tuple[np.ndarray, np.ndarray]:
+        return memory.u64_many(candidates + np.uint64(offset))
+    (types, ok_type), (words, ok_words) = (field(layout.map_instance_type),
+                                           field(layout.map_instance_size_in_words))
+    (descriptors, ok_descriptors), (prototype, ok_prototype) = (
+        field(layout.map_instance_descriptors), field(layout.map_prototype))
+    types, words = types & np.uint64(0xFFFF), words & np.uint64(0xFF)
+    keep = (ok_type & ok_words & ok_descriptors & ok_prototype
+            & (types <= np.uint64(max(layout.type_names)))
+            & (descriptors & np.uint64(3) == 1) & (prototype & np.uint64(3) == 1))
+    return (candidates[keep].astype(np.uint64), types[keep].astype(np.int64),
+            words[keep].astype(np.int64) * layout.tagged_size)
 
 
 def _size_rules(layout: Layout, types: np.ndarray, instance_sizes: np.ndarray):
