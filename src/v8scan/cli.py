@@ -7,6 +7,7 @@ shows the traceback instead.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -54,25 +55,41 @@ class _Progress:
             sys.stderr.flush()
 
 
+def _error(message: str) -> None:
+    """One line on stderr: text from a core (paths, names) is escaped, never raw."""
+    from .render import printable
+    click.echo(f"v8scan: error: {printable(message)}", err=True)
+
+
 def _run(action: Callable[[], None], debug: bool) -> None:
+    """Run a command's action; every failure becomes one line on stderr and exit code 2
+    (130 when interrupted). With --debug a traceback comes first."""
     from .errors import V8ScanError
     try:
         action()
     except V8ScanError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"v8scan: error: {exc}", err=True)
-        if exc.hint:
-            click.echo(f"v8scan: hint: {exc.hint}", err=True)
+        _error(f"{exc}" + (f" ({exc.hint})" if exc.hint else ""))
         sys.exit(EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         click.echo("v8scan: interrupted", err=True)
         sys.exit(130)
+    except MemoryError:
+        _error("out of memory (the core may be damaged)")
+        sys.exit(EXIT_BAD_INPUT)
+    except Exception as exc:  # a core can be damaged in ways no check foresaw
+        if debug:
+            traceback.print_exc()
+        _error(f"internal error ({type(exc).__name__}: {exc}); the core may be damaged "
+               "(--debug shows where)")
+        sys.exit(EXIT_BAD_INPUT)
 
 
 def _warn(warnings) -> None:
+    from .render import printable
     for w in warnings:
-        click.echo(f"v8scan: warning: {w}", err=True)
+        click.echo(f"v8scan: warning: {printable(w)}", err=True)
 
 
 def _histogram(dump, quiet: bool, shapes: bool, everything: bool, jobs: Optional[int]):
@@ -118,7 +135,23 @@ def census_options(command):
     return command
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Click's group, with its usage errors said in one line like every other error."""
+
+    def main(self, *args, **kwargs):  # type: ignore[override]
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as exc:
+            where = exc.ctx.command_path if getattr(exc, "ctx", None) else "v8scan"
+            _error(" ".join(exc.format_message().split()) + f" (see '{where} --help')")
+            sys.exit(EXIT_BAD_INPUT)
+        except click.Abort:
+            click.echo("v8scan: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="v8scan")
 def main() -> None:
     """Find memory leaks in Node.js from core dumps.
@@ -190,7 +223,7 @@ def diff(before, after, node, force, sort, samples, top, shapes, everything, as_
       v8scan diff core.1234 core.5678 --top 5 --samples 3
     """
     from .census import diff as diff_histograms
-    from .dump import growth_samples, open_dump
+    from .dump import build_mismatch, growth_samples, open_dump
     from .render import diff_json, diff_text
 
     def action():
@@ -198,6 +231,7 @@ def diff(before, after, node, force, sort, samples, top, shapes, everything, as_
                 open_dump(after, node=node, force=force) as new:
             d = diff_histograms(_histogram(old, quiet or as_json, shapes, everything, jobs),
                                 _histogram(new, quiet or as_json, shapes, everything, jobs))
+            d.warnings.extend(build_mismatch(old, new))
             if samples:
                 growing = [r.key for r in d.sorted(sort)[:top] if r.count_delta > 0]
                 d.samples = growth_samples(old, new, growing[:SAMPLED_ROWS], samples, shapes,
@@ -207,11 +241,26 @@ def diff(before, after, node, force, sort, samples, top, shapes, everything, as_
     _run(action, debug)
 
 
-def _parse_address(text: str) -> Optional[int]:
-    try:
-        return int(text, 16) if text.lower().startswith("0x") else None
-    except ValueError:
-        return None
+ADDRESS = re.compile(r"^[+-]?0x[0-9a-f]+$", re.IGNORECASE)
+
+
+def _parse_address(text: str) -> int:
+    """The address `text` names (0x..., as `instances` prints them). Raises V8ScanError
+    for anything else, a negative number or one beyond 64 bits."""
+    from .errors import V8ScanError
+    if not ADDRESS.match(text.strip()):
+        raise V8ScanError(f"{text!r} is not an address", hint="write it as 0x...")
+    value = int(text.strip(), 16)
+    if not 0 <= value < 1 << 64:
+        raise V8ScanError(f"{text!r} is not an address: it is outside 0x0 to "
+                          "0xffffffffffffffff")
+    return value
+
+
+def _nothing_called(name: str):
+    from .errors import V8ScanError
+    return V8ScanError(f"no live object is called {name!r}",
+                       hint="names are as `v8scan histogram` prints them")
 
 
 @main.command()
@@ -246,6 +295,8 @@ def instances(core, name, node, force, shape, limit, as_json, jobs, debug):
         with open_dump(core, node=node, force=force) as dump:
             found = dump.instances(name, props, jobs)
             _warn(dump.warnings)
+        if not found:
+            raise _nothing_called(name)
         click.echo(instances_json(core, name, found, limit) if as_json
                    else instances_text(found, limit))
     _run(action, debug)
@@ -274,20 +325,20 @@ def retainers(core, target, node, force, hops, as_json, jobs, debug):
     import numpy as np
 
     from .dump import open_dump
-    from .errors import V8ScanError
     from .render import retainers_json, retainers_text
     from .retainers import retainer_paths, targets_named
+    from .values import object_start
 
     def action():
-        address = _parse_address(target)
+        looks_like_address = target.strip().lstrip("+-").lower().startswith("0x")
+        address = _parse_address(target) if looks_like_address else None
         with open_dump(core, node=node, force=force) as dump:
             if address is not None:
-                targets = np.array([address & ~1], dtype=np.uint64)
+                targets = np.array([object_start(dump.heap, address)], dtype=np.uint64)
             else:
                 targets = targets_named(dump, target, jobs)
                 if not len(targets):
-                    raise V8ScanError(f"no live object is called {target!r}",
-                                      hint="names are as `v8scan histogram` prints them")
+                    raise _nothing_called(target)
             paths = retainer_paths(dump, targets, hops, jobs)
             _warn(dump.warnings)
         click.echo(retainers_json(core, target, paths) if as_json
@@ -317,13 +368,10 @@ def inspect(core, address, node, force, depth, as_json, debug):
       v8scan inspect core.1234 0x2f1e5a9c1e20 --depth 4 --json
     """
     from .dump import open_dump
-    from .errors import V8ScanError
     from .render import inspect_json, inspect_text
 
     def action():
         parsed = _parse_address(address)
-        if parsed is None:
-            raise V8ScanError(f"{address!r} is not an address", hint="write it as 0x...")
         with open_dump(core, node=node, force=force) as dump:
             value = dump.value(parsed, depth)
             _warn(dump.warnings)

@@ -19,6 +19,17 @@ from typing import Optional
 from .census import Diff, DiffRow, Histogram, Row
 from .dump import DumpInfo
 
+# Text from a core is data: control characters (C0, DEL, C1) and the Unicode controls that
+# reorder or break lines would steer the terminal, so they are shown escaped.
+UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e"
+                    "\u2066-\u2069\ufeff]")
+
+
+def printable(text: str) -> str:
+    """`text` with every character that could steer a terminal written as an escape."""
+    return UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                      else f"\\u{ord(m.group()):04x}", text)
+
 
 def histogram_json(h: Histogram, by: str = "size", top: Optional[int] = None,
                    shapes: bool = False) -> str:
@@ -95,10 +106,13 @@ def info_text(info: DumpInfo) -> str:
     match = {True: "matches the core", False: "DOES NOT match the core (--force)",
              None: "not verified"}[info.build_id_matches]
     checked = "" if info.version_checked else "  (not checked by v8scan: counts may be off)"
+    args = info.process_args or "no arguments recorded"
     return "\n".join([
-        f"core            {info.core} ({info.core_bytes:,} bytes)",
-        f"process         {info.process_name}  [{info.process_args}]",
-        f"node binary     {info.node_binary}",
+        f"core            {printable(info.core)} ({info.core_bytes:,} bytes)"
+        + (f", TRUNCATED: {info.missing_bytes:,} bytes of memory missing, "
+           f"{info.missing_heap_pages:,} V8 heap pages among them" if info.missing_bytes else ""),
+        f"process         {printable(info.process_name)}  [{printable(args)}]",
+        f"node binary     {printable(info.node_binary)}",
         f"build-id        {info.build_id or '?'} ({match})",
         f"Node.js         {info.node_version}",
         f"V8              {info.v8_version}{checked}",
@@ -114,12 +128,12 @@ MAX_SHOWN_PROPERTIES = 8
 
 def _label(row: Row | DiffRow) -> str:
     """The name column; with --shapes as mdb_v8 prints it: `Object: albumId, title`."""
-    name = row.name if row.name else "(anonymous)"
+    name = printable(row.name) if row.name else "(anonymous)"
     if row.dictionary:
         name += " [dictionary]"
     if not row.properties:
         return name
-    shown = ", ".join(row.properties[:MAX_SHOWN_PROPERTIES])
+    shown = ", ".join(printable(p) for p in row.properties[:MAX_SHOWN_PROPERTIES])
     more = len(row.properties) - MAX_SHOWN_PROPERTIES
     return f"{name}: {shown}" + (f", ... (+{more})" if more > 0 else "")
 
@@ -127,7 +141,8 @@ def _label(row: Row | DiffRow) -> str:
 def instances_text(found: list, limit: Optional[int] = None) -> str:
     lines = [f"{'Address':>18}  {'Bytes':>10}  {'Kind':<20}  Name"]
     for item in found[:limit] if limit else found:
-        lines.append(f"{item.address:#18x}  {item.size or '?':>10}  {item.kind:<20}  {item.name}")
+        lines.append(f"{item.address:#18x}  {item.size or '?':>10}  {item.kind:<20}  "
+                     f"{printable(item.name) or '(anonymous)'}")
     shown = min(len(found), limit) if limit else len(found)
     lines.append(f"{len(found):,} objects" + (f" ({shown:,} shown)" if shown < len(found) else ""))
     return "\n".join(lines)
@@ -143,9 +158,10 @@ def instances_json(core: str, name: str, found: list, limit: Optional[int] = Non
 
 def retainers_text(target: str, paths: list) -> str:
     total = sum(p.count for p in paths)
-    lines = [f"{total:,} {target} held by:"]
+    lines = [f"{total:,} {printable(target)} held by:"]
     for p in paths:
-        chain = "\n      held by ".join(p.steps) if p.steps else "(nothing in the heap)"
+        chain = "\n      held by ".join(map(printable, p.steps)) if p.steps \
+            else "(nothing in the heap)"
         end = "" if p.rooted else "\n      ... (no root within the hops searched)"
         samples = ", ".join(f"{a:#x}" for a in p.samples)
         lines.append(f"  {p.count:>9,}  {chain}{end}\n             e.g. {samples}")
@@ -163,7 +179,6 @@ def retainers_json(core: str, target: str, paths: list) -> str:
 # --- inspect -------------------------------------------------------------------------
 BREAK_LENGTH = 76  # util.inspect's breakLength 80, less the braces' spaces
 IDENTIFIER = re.compile(r"^[A-Za-z_$][\w$]*$")
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def inspect_json(core: str, address: int, node: dict) -> str:
@@ -176,7 +191,7 @@ def inspect_text(node: dict) -> str:
     if kind in LEAVES:
         return LEAVES[kind](node)
     if node.get("omitted"):
-        return f"[{node['constructor'] or 'Object'} {node['address']}]"
+        return f"[{printable(node['constructor'] or 'Object')} {node['address']}]"
     if kind == "buffer":
         return _buffer_text(node)
     entries = []
@@ -191,7 +206,7 @@ def inspect_text(node: dict) -> str:
     if elements is not None:
         entries.extend(_elements_text(elements, kind == "array"))
     entries.extend(f"{_key(p['key'])}: {inspect_text(p['value'])}" for p in node["properties"])
-    constructor = node["constructor"] or "Object"
+    constructor = printable(node["constructor"] or "Object")
     if kind == "array":
         prefix, braces = ("" if constructor == "Array" else f"{constructor}({node['length']}) "), "[]"
     elif kind in ("map", "set"):
@@ -236,7 +251,7 @@ def _buffer_text(node: dict) -> str:
     tail = f" ... {more} more bytes" if more > 0 else ""
     if node["constructor"] in ("Buffer", "FastBuffer"):
         return f"<Buffer {shown}{tail}>"
-    return f"{node['constructor']}({length} bytes) <{shown}{tail}>"
+    return f"{printable(node['constructor'])}({length} bytes) <{shown}{tail}>"
 
 
 def _string_text(node: dict) -> str:
@@ -250,19 +265,19 @@ def _string_text(node: dict) -> str:
 def _quote(text: str) -> str:
     quote = "'" if "'" not in text or '"' in text else '"'
     escaped = text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
-    escaped = CONTROL.sub(lambda m: f"\\x{ord(m.group()):02X}", escaped)
+    escaped = printable(escaped)
     return quote + (escaped.replace("'", "\\'") if quote == "'" else escaped) + quote
 
 
 def _key(name: str) -> str:
-    return name if IDENTIFIER.match(name) else _quote(name)
+    return name if IDENTIFIER.fullmatch(name) else _quote(name)
 
 
 def _function_text(node: dict) -> str:
-    name = f": {node['name']}" if node["name"] else " (anonymous)"
+    name = f": {printable(node['name'])}" if node["name"] else " (anonymous)"
     where = ""
     if node["script"]:
-        where = f" {node['script']}" + (f":{node['line']}" if node["line"] else "")
+        where = f" {printable(node['script'])}" + (f":{node['line']}" if node["line"] else "")
     return f"[Function{name}]{where}"
 
 
@@ -273,11 +288,11 @@ LEAVES = {
     "null": lambda n: "null",
     "undefined": lambda n: "undefined",
     "hole": lambda n: "<hole>",
-    "symbol": lambda n: f"Symbol({n['description'] or ''})",
+    "symbol": lambda n: f"Symbol({printable(n['description'] or '')})",
     "bigint": lambda n: f"[BigInt {n['address']}]",
     "accessor": lambda n: "[Getter/Setter]",
     "circular": lambda n: f"[Circular {n['address']}]",
-    "internal": lambda n: f"[{n['name']} {n['address']}]",
+    "internal": lambda n: f"[{printable(n['name'])} {n['address']}]",
     "unreadable": lambda n: "<not in the core>",
     "function": _function_text,
 }
