@@ -23,6 +23,8 @@ import pytest
 
 from v8scan.demo import take_core
 
+from .fuzzing import FuzzCore, describe
+from .fuzzing import make_core as make_kernel_core
 from .nodes import DEFAULT_VERSION, NODE_VERSIONS, node_binary
 from .snapshot import Snapshot
 
@@ -156,3 +158,13 @@ def holders(tmp_path_factory) -> HoldersCore:
 def version_holders(request, tmp_path_factory) -> HoldersCore:
     """A core of the holders scenario for every supported Node version."""
     yield from per_version(request, tmp_path_factory, "holders", make_holders_core)
+
+
+@pytest.fixture(scope="session")
+def kernel_core(tmp_path_factory) -> FuzzCore:
+    """A kernel core (~30 MB) of tests/scenarios/hostile.js on the default Node version,
+    with where its headers, notes and heap pages are: the fuzz tests' input."""
+    workdir = tmp_path_factory.mktemp("kernel-core")
+    node = node_binary(DEFAULT_VERSION)
+    yield describe(make_kernel_core(node, workdir), node)
+    shutil.rmtree(workdir, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ import pytest
 
 from v8scan import binary as binary_module
 from v8scan.binary import cache_dir, read_node_binary
-from v8scan.errors import BinaryError, LayoutError
+from v8scan.errors import BinaryError, LayoutError, Warnings
 from v8scan.layout import build_layout
 
 NODE = shutil.which("node")
@@ -74,3 +75,54 @@ def test_a_damaged_cache_entry_is_read_again(tmp_path, monkeypatch):
     entry.write_text('{"format": 1, "build_id": "')
     assert read_node_binary(NODE) == fresh
     assert read_node_binary(NODE) == fresh  # the entry was rewritten whole
+
+
+def test_a_stripped_copy_does_not_poison_the_cache(tmp_path, monkeypatch):
+    """A stripped binary has the same build-id but no metadata: reading it must not stop
+    the real binary from being read afterwards."""
+    monkeypatch.setenv("V8SCAN_CACHE_DIR", str(tmp_path / "cache"))
+    stripped = tmp_path / "node"
+    subprocess.run(["strip", "-o", str(stripped), NODE], check=True)
+    with pytest.raises(LayoutError):
+        build_layout(read_node_binary(str(stripped)))
+    binary = read_node_binary(NODE)
+    assert build_layout(binary).tagged_size == 8
+    assert read_node_binary(str(stripped)).constants == {}  # not served the real one's
+
+
+def test_cache_entries_are_private_and_checked(tmp_path, monkeypatch):
+    monkeypatch.setenv("V8SCAN_CACHE_DIR", str(tmp_path))
+    fresh = read_node_binary(NODE)
+    entry = tmp_path / "binaries" / f"{fresh.build_id}.json"
+    assert entry.stat().st_mode & 0o777 == 0o600
+    assert entry.parent.stat().st_mode & 0o777 == 0o700
+    saved = json.loads(entry.read_text())
+
+    def tampered(change, resign: bool) -> str:
+        """What read_node_binary warns of an entry changed by `change`."""
+        doc = json.loads(json.dumps(saved))
+        change(doc)
+        if resign:  # an attacker recomputes the checksum
+            doc["sha256"] = binary_module._checksum(doc)
+        entry.write_text(json.dumps(doc))
+        warnings = Warnings()
+        got = read_node_binary(NODE, warnings=warnings, check=build_layout)
+        assert got == fresh  # read again from the binary, right
+        assert json.loads(entry.read_text()) == saved  # and the entry rewritten
+        return " ".join(warnings)
+
+    assert "checksum" in tampered(lambda d: d["constants"].update(TaggedSize=4), False)
+    assert "implausible" in tampered(lambda d: d.update(v8_version=["11", 3, 0, 0]), True)
+    assert "implausible" in tampered(lambda d: d["constants"].update(x=None), True)
+    assert "another file" in tampered(lambda d: d.update(binary_size=1), True)
+    assert "plausible class_JSObject__elements" in tampered(
+        lambda d: d["constants"].update(class_JSObject__elements__Object=10**12), True)
+    # found by the fuzz campaign: in the metadata's bounds, past the scanner's
+    assert "plausible class_Map__instance_type" in tampered(
+        lambda d: d["constants"].update(class_Map__instance_type__uint16_t=4096), True)
+    assert "plausible kPageAlignment" in tampered(
+        lambda d: d["constants"].update(kPageAlignment=8), True)
+    entry.chmod(0o666)
+    warnings = Warnings()
+    assert read_node_binary(NODE, warnings=warnings) == fresh
+    assert "writable by another user" in " ".join(warnings)

@@ -66,3 +66,13 @@ def test_samples_are_new_objects_of_the_row(census_cores):
             value = b.value(int(address, 16))
             fields = {p["key"]: p["value"]["value"] for p in value["properties"]}
             assert value["constructor"] == "Leaky" and fields["data"] == f"leak {fields['id']}"
+
+
+def test_a_diff_of_two_node_builds_warns(census_cores, version_cores):
+    """Cores of different Node versions are no two moments of one process: say so."""
+    from .nodes import DEFAULT_VERSION
+    out = subprocess.run([sys.executable, "-m", "v8scan", "diff", census_cores.before,
+                          version_cores.before, "--top", "1"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    warned = "different node builds" in out.stderr
+    assert warned == (version_cores.version != DEFAULT_VERSION), out.stderr

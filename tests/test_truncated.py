@@ -1,0 +1,91 @@
+"""Truncated cores are analysed, not refused: what is there is counted, and one warning
+says how much memory, and how many V8 heap pages, the file lacks."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+import v8scan
+from v8scan.pages import find_pages
+
+from .conftest import run_cli
+
+APPLICATION = (("object", "Album"), ("object", "Track"), ("closure", "namedClosure"))
+
+
+def cut_copy(source: str, target, share: float) -> str:
+    """A copy of `source` cut at `share` of its size, as a full disk or a size limit
+    leaves a core."""
+    size = os.path.getsize(source)
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        left = int(size * share)
+        while left:
+            chunk = src.read(min(left, 1 << 24))
+            dst.write(chunk)
+            left -= len(chunk)
+    return str(target)
+
+
+def counts(path: str, node: str) -> dict:
+    with v8scan.open_dump(path, node=node) as dump:
+        return {(r.kind, r.name): r.count for r in dump.histogram().rows}
+
+
+def page_offsets(path: str, node: str) -> list[int]:
+    """File offsets of the V8 heap pages of a core, in order."""
+    with v8scan.open_dump(path, node=node) as dump:
+        memory = dump.core.memory
+        return sorted(memory.segment_at(p.base).offset + p.base - memory.segment_at(p.base).vaddr
+                      for p in find_pages(memory, dump.layout))
+
+
+@pytest.mark.parametrize("share", [0.1, 0.5, 0.9])
+def test_a_cut_gcore_core_gives_a_histogram_with_one_warning(census_cores, tmp_path, share):
+    """Cut at 10%, 50% and 90%: a histogram of what is left with one warning, whose
+    application classes lose at most the share of pages lost; or, if the cut took every
+    heap page, one line that says so."""
+    offsets = page_offsets(census_cores.before, census_cores.node)
+    path = cut_copy(census_cores.before, tmp_path / "cut.core", share)
+    result = run_cli("histogram", path, "--node", census_cores.node)
+    if offsets[0] >= os.path.getsize(path):
+        assert result.returncode == 2
+        assert result.stderr.count("\n") == 1
+        assert "truncated" in result.stderr and "heap is in the part that is missing" \
+            in result.stderr
+        return
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "truncated" in line]
+    assert len(warnings) == 1, result.stderr
+    assert "counts are lower bounds" in warnings[0]
+    missing_pages = int(re.search(r"([\d,]+) V8 heap pages", warnings[0]).group(1)
+                        .replace(",", ""))
+    assert missing_pages == sum(1 for offset in offsets if offset >= os.path.getsize(path))
+    lost_share = missing_pages / len(offsets)
+    full, cut = counts(census_cores.before, census_cores.node), counts(path, census_cores.node)
+    for key in APPLICATION:
+        # what is lost is at most what the lost pages held, had they held their share
+        assert full[key] * (1 - lost_share) <= cut.get(key, 0) <= full[key], (key, lost_share)
+
+
+def test_pages_lost_in_a_cut_kernel_core_are_counted(kernel_core, tmp_path):
+    """A kernel core cut in the middle of its heap pages: the warning and `info` count the
+    pages the cut took, exactly, and the counts are lower bounds."""
+    offsets = page_offsets(kernel_core.path, kernel_core.node)
+    middle = offsets[len(offsets) // 2]
+    path = cut_copy(kernel_core.path, tmp_path / "cut.core", middle / kernel_core.size)
+    lost = sum(1 for offset in offsets if offset >= middle)
+    with v8scan.open_dump(path, node=kernel_core.node) as dump:
+        info = dump.info()
+        warnings = [w for w in dump.warnings if "truncated" in w]
+    assert info.missing_heap_pages == lost > 0
+    assert info.missing_bytes > 0
+    assert len(warnings) == 1 and f"{lost:,} V8 heap pages" in warnings[0]
+    assert info.heap_pages == len(offsets) - lost
+    shown = run_cli("info", path, "--node", kernel_core.node)
+    assert "TRUNCATED" in shown.stdout and f"{lost:,} V8 heap pages" in shown.stdout
+    full, cut = counts(kernel_core.path, kernel_core.node), counts(path, kernel_core.node)
+    assert cut.get(("object", "Session"), 0) <= full[("object", "Session")]
+    assert sum(cut.values()) < sum(full.values())
