@@ -21,18 +21,19 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _HOMES = {
-    "open_dump": "dump", "Dump": "dump", "DumpInfo": "dump",
-    "Histogram": "census", "Row": "census", "Diff": "census", "DiffRow": "census",
-    "diff": "census", "V8ScanError": "errors", "Instance": "dump", "growth_samples": "dump",
-    "retainer_paths": "retainers", "targets_named": "retainers", "RetainerPath": "retainers",
+    "open_dump": "dump", "Dump": "dump", "DumpInfo": "results",
+    "Histogram": "results", "Row": "results", "Diff": "results", "DiffRow": "results",
+    "diff": "census", "V8ScanError": "errors", "Instance": "results", "growth_samples": "dump",
+    "retainer_paths": "retainers", "targets_named": "retainers", "RetainerPath": "results",
 }
 __all__ = [*_HOMES, "__version__"]
 
 if TYPE_CHECKING:
-    from .census import Diff, DiffRow, Histogram, Row, diff  # noqa: F401
-    from .dump import Dump, DumpInfo, Instance, growth_samples, open_dump  # noqa: F401
+    from .census import diff  # noqa: F401
+    from .dump import Dump, growth_samples, open_dump  # noqa: F401
     from .errors import V8ScanError  # noqa: F401
-    from .retainers import RetainerPath, retainer_paths, targets_named  # noqa: F401
+    from .results import Diff, DiffRow, DumpInfo, Histogram, Instance, RetainerPath, Row  # noqa: F401
+    from .retainers import retainer_paths, targets_named  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -1,100 +1,11 @@
-"""Rows of a heap histogram, and the diff of two histograms.
+"""Sums per-map counts into histogram rows, and compares two histograms.
 
-Pure data: no V8 knowledge, no I/O. Every sort is fully tie-broken so output is stable.
+No V8 knowledge, no I/O; the result types are in results.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-
-# What a row groups by: kind, name, and with --shapes the own property names and whether
-# they come from a dictionary-mode object.
-RowKey = tuple[str, str, tuple[str, ...], bool]
-
-
-@dataclass(frozen=True)
-class Row:
-    """Objects of one kind and name (and shape): how many and how many bytes (shallow)."""
-
-    kind: str
-    name: str
-    count: int
-    size: int
-    size_known: bool = True
-    properties: tuple[str, ...] = ()  # own property names, with --shapes
-    dictionary: bool = False          # properties read from a dictionary-mode object
-
-    @property
-    def key(self) -> RowKey:
-        return (self.kind, self.name, self.properties, self.dictionary)
-
-
-@dataclass
-class Histogram:
-    """What is on the V8 heap of one core."""
-
-    core: str
-    node_version: str
-    v8_version: str
-    rows: list[Row]
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def total_count(self) -> int:
-        return sum(r.count for r in self.rows)
-
-    @property
-    def total_size(self) -> int:
-        return sum(r.size for r in self.rows)
-
-    def sorted(self, by: str = "size") -> list[Row]:
-        """Rows biggest first by `by` ('size' or 'count'), ties broken by the other, then key."""
-        if by == "count":
-            return sorted(self.rows, key=lambda r: (-r.count, -r.size, r.key))
-        return sorted(self.rows, key=lambda r: (-r.size, -r.count, r.key))
-
-
-@dataclass(frozen=True)
-class DiffRow:
-    kind: str
-    name: str
-    count_before: int
-    count_after: int
-    size_before: int
-    size_after: int
-    properties: tuple[str, ...] = ()
-    dictionary: bool = False
-
-    @property
-    def key(self) -> RowKey:
-        return (self.kind, self.name, self.properties, self.dictionary)
-
-    @property
-    def count_delta(self) -> int:
-        return self.count_after - self.count_before
-
-    @property
-    def size_delta(self) -> int:
-        return self.size_after - self.size_before
-
-
-@dataclass
-class Diff:
-    """What changed between two histograms; rows sorted by growth, biggest first."""
-
-    before: str
-    after: str
-    rows: list[DiffRow]
-    warnings: list[str] = field(default_factory=list)
-    # With --samples: addresses in `after` of some of a row's new objects, by row key.
-    samples: dict[RowKey, list[int]] = field(default_factory=dict)
-
-    def sorted(self, by: str = "count") -> list[DiffRow]:
-        """Rows by growth in count (or in bytes), biggest first, fully tie-broken."""
-        if by == "size":
-            return sorted(self.rows, key=lambda r: (-r.size_delta, -r.count_delta, r.key))
-        return sorted(self.rows, key=lambda r: (-r.count_delta, -r.size_delta, r.key))
+from .results import Diff, DiffRow, Histogram, Row, RowKey
 
 
 def aggregate(entries: list[tuple[RowKey, int, int, bool]]) -> list[Row]:

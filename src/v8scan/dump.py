@@ -6,55 +6,22 @@ This is the public entry point behind `v8scan.open_dump`; the CLI and tests use 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from .binary import NodeBinary, read_node_binary
-from .census import Histogram, RowKey, aggregate
+from .census import aggregate
 from .core import CoreFile
 from .errors import BinaryError, BuildIdMismatch, NoV8HeapError, Warnings
 from .heap import Heap
 from .layout import Layout, build_layout
 from .naming import Namer
 from .pages import find_pages, heap_areas, missing_pages
+from .results import DumpInfo, Histogram, Instance, RowKey
 from .scan import HeapScan, collect_objects, scan_heap
 from .sweep import Progress
 from .values import DEFAULT_DEPTH, ValueReader
-
-
-@dataclass(frozen=True, order=True)
-class Instance:
-    """One live object: where it is, its shallow size (0 if unknown) and its name."""
-
-    address: int
-    size: int
-    kind: str
-    name: str
-
-
-@dataclass(frozen=True)
-class DumpInfo:
-    """What `v8scan info` reports."""
-
-    core: str
-    core_bytes: int
-    process_name: str
-    process_args: str
-    node_binary: str
-    build_id: Optional[str]
-    build_id_matches: Optional[bool]
-    node_version: str
-    v8_version: str
-    version_checked: bool
-    segments: int
-    memory_bytes: int
-    heap_pages: int
-    heap_bytes: int     # bytes of the object areas scanned as live
-    young_bytes: int    # young-generation bytes not scanned: no allocation area was found
-    missing_bytes: int  # memory the core's headers describe but its file does not hold
-    missing_heap_pages: int  # V8 heap pages among them, as far as the core shows
 
 
 class Dump:

@@ -16,8 +16,7 @@ import re
 from dataclasses import asdict
 from typing import Optional
 
-from .census import Diff, DiffRow, Histogram, Row
-from .dump import DumpInfo
+from .results import Diff, DiffRow, DumpInfo, Histogram, Instance, RetainerPath, Row
 
 # Text from a core is data: control characters (C0, DEL, C1) and the Unicode controls that
 # reorder or break lines would steer the terminal, so they are shown escaped.
@@ -138,7 +137,7 @@ def _label(row: Row | DiffRow) -> str:
     return f"{name}: {shown}" + (f", ... (+{more})" if more > 0 else "")
 
 
-def instances_text(found: list, limit: Optional[int] = None) -> str:
+def instances_text(found: list[Instance], limit: Optional[int] = None) -> str:
     lines = [f"{'Address':>18}  {'Bytes':>10}  {'Kind':<20}  Name"]
     for item in found[:limit] if limit else found:
         lines.append(f"{item.address:#18x}  {item.size or '?':>10}  {item.kind:<20}  "
@@ -148,7 +147,8 @@ def instances_text(found: list, limit: Optional[int] = None) -> str:
     return "\n".join(lines)
 
 
-def instances_json(core: str, name: str, found: list, limit: Optional[int] = None) -> str:
+def instances_json(core: str, name: str, found: list[Instance],
+                   limit: Optional[int] = None) -> str:
     return json.dumps({
         "core": core, "name": name, "count": len(found),
         "instances": [{"address": f"{i.address:#x}", "size": i.size, "kind": i.kind,
@@ -156,7 +156,7 @@ def instances_json(core: str, name: str, found: list, limit: Optional[int] = Non
     }, indent=1)
 
 
-def retainers_text(target: str, paths: list) -> str:
+def retainers_text(target: str, paths: list[RetainerPath]) -> str:
     total = sum(p.count for p in paths)
     lines = [f"{total:,} {printable(target)} held by:"]
     for p in paths:
@@ -168,7 +168,7 @@ def retainers_text(target: str, paths: list) -> str:
     return "\n".join(lines)
 
 
-def retainers_json(core: str, target: str, paths: list) -> str:
+def retainers_json(core: str, target: str, paths: list[RetainerPath]) -> str:
     return json.dumps({
         "core": core, "target": target,
         "paths": [{"count": p.count, "steps": list(p.steps), "rooted": p.rooted,

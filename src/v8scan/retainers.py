@@ -11,26 +11,15 @@ ends at a root: a closure's or module's context, or the global object.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
 from .dump import rows_named
+from .results import RetainerPath
 from .scan import HeapScan, find_holders
 
 DEFAULT_HOPS = 8
-
-
-@dataclass(frozen=True)
-class RetainerPath:
-    """How `count` of the targets are held: steps from the nearest holder to a root."""
-
-    count: int
-    steps: tuple[str, ...]
-    rooted: bool          # ends at a context or the global object (else: hops ran out,
-    #                       or nothing in the heap refers to the last holder)
-    samples: tuple[int, ...]  # a few target addresses that follow this path
 
 
 def retainer_paths(dump, targets: np.ndarray, hops: int = DEFAULT_HOPS,
