@@ -115,7 +115,7 @@ def describe(path: str, node: str) -> FuzzCore:
     from v8scan.pages import find_pages
 
     with v8scan.open_dump(path, node=node) as dump:
-        core, memory = dump.core, dump.core.memory
+        memory = dump.core.memory
         phoff = int.from_bytes(_read(path, 32, 8), "little")
         phnum = int.from_bytes(_read(path, 56, 2), "little")
         headers = np.frombuffer(_read(path, phoff, phnum * ELF64_PHDR.itemsize), ELF64_PHDR)
