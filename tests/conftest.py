@@ -32,6 +32,17 @@ SCENARIOS = Path(__file__).parent / "scenarios"
 GCORE = shutil.which("gcore") or "gcore"
 
 
+REAL_CORE_FIXTURES = {"census_cores", "version_cores", "holders", "version_holders",
+                      "kernel_core"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Tests that need a real core (node, gdb, npm) are `slow`; the rest is the fast tier."""
+    for item in items:
+        if REAL_CORE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     """`python -m v8scan ARGS` in a child process, output captured."""
     return subprocess.run([sys.executable, "-m", "v8scan", *args], capture_output=True,

@@ -1,0 +1,156 @@
+"""The fast tier: no node, no gdb, no cores. `python -m pytest -q -m "not slow"`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from v8scan import _scan_py, census, facts
+from v8scan.cli import _parse_address
+from v8scan.core import Segment, _without_overlaps
+from v8scan.errors import V8ScanError
+from v8scan.layout import REQUIRED, _implausible
+from v8scan.render import diff_text, histogram_text, printable
+from v8scan.results import Histogram, Row
+
+try:
+    from v8scan import _scan
+except ImportError:  # the compiled scanner is not built: the twin is compared with itself
+    _scan = _scan_py
+
+
+def test_printable_escapes_what_steers_a_terminal():
+    assert printable("plain, ünïcode, 日本") == "plain, ünïcode, 日本"
+    assert printable("a\x1b]0;x\x07b") == "a\\x1b]0;x\\x07b"
+    assert printable("\x9b31m\u202eevil\u2028") == "\\x9b31m\\u202eevil\\u2028"
+    assert printable("line\nbreak\tand\x7f") == "line\\x0abreak\\x09and\\x7f"
+
+
+def test_addresses_parse_or_fail_in_one_way():
+    assert _parse_address("0x2f1e5a9c1e20") == 0x2F1E5A9C1E20
+    assert _parse_address(" 0XFF ") == 0xFF
+    for bad in ("0x10000000000000000", "-0x10", "123", "0x", "0xgg", "Session"):
+        with pytest.raises(V8ScanError):
+            _parse_address(bad)
+
+
+def test_overlapping_segments_are_cut_not_duplicated():
+    a = Segment(0x1000, 0x3000, 0, 0x3000, 6)
+    b = Segment(0x2000, 0x3000, 0x3000, 0x3000, 6)   # starts inside a
+    c = Segment(0x1800, 0x800, 0x6000, 0x800, 6)     # wholly inside a
+    kept, cut = _without_overlaps([b, c, a], "vaddr", "memsz")
+    assert cut == 2
+    assert kept == [a, Segment(0x4000, 0x1000, 0x5000, 0x1000, 6)]  # b from a's end on
+
+
+def test_layout_bounds():
+    good = {key: 1 for key in REQUIRED}
+    good.update(tagged_size=8, smi_shift_size=31, page_alignment=1 << 18,
+                random_address_max=1 << 46, double_hole_nan=0xFFF7FFFFFFF7FFFF)
+    assert _implausible(good) == []
+    for key, value in (("map_instance_type", 4096), ("page_alignment", 8),
+                       ("page_alignment", (1 << 18) + 1), ("tagged_size", 4),
+                       ("js_function_type", 1 << 16), ("js_elements", -1)):
+        assert _implausible({**good, key: value}) == [key], (key, value)
+    assert _implausible({**good, "chunk_metadata": -1}) == []  # "no such thing" allowed
+
+
+def test_facts_have_sources_and_one_value_per_version():
+    versions = [(major, minor) for major in range(9, 16) for minor in range(10)]
+    for fact in facts.FACTS:
+        assert fact.source
+        assert fact.until is None or fact.since < fact.until
+    for name in {f.name for f in facts.FACTS}:
+        for version in versions:
+            holding = [f for f in facts.FACTS if f.name == name and f.holds_for(version)]
+            assert len(holding) <= 1, (name, version)
+
+
+def test_census_sums_rows_and_diffs_with_full_tie_breaks():
+    key = ("object", "Session", (), False)
+    rows = census.aggregate([(key, 2, 64, True), (key, 3, 96, False),
+                             (("string", "s", (), False), 5, 160, True),
+                             (("object", "Gone", (), False), 0, 0, True)])
+    by_name = {r.name: r for r in rows}
+    assert set(by_name) == {"Session", "s"}
+    assert (by_name["Session"].count, by_name["Session"].size,
+            by_name["Session"].size_known) == (5, 160, False)
+    before = Histogram("a", "20", "11", [Row("object", "A", 1, 10), Row("object", "B", 5, 50)])
+    after = Histogram("b", "20", "11", [Row("object", "A", 4, 40), Row("object", "C", 3, 40),
+                                        Row("object", "B", 5, 50)])
+    d = census.diff(before, after)
+    # equal count growth: the larger byte growth first
+    assert [(r.name, r.count_delta, r.size_delta) for r in d.sorted("count")] == \
+        [("C", 3, 40), ("A", 3, 30)]
+    assert [r.name for r in d.sorted("size")] == ["C", "A"]
+    assert "B" not in {r.name for r in d.rows}  # unchanged rows are left out
+
+
+def test_histogram_text_golden():
+    h = Histogram("core", "20.20.2", "11.3.244.8", [
+        Row("object", "Session", 5000, 240000),
+        Row("object", "Object", 600, 14400, True, ("keepMe", "tag"), True),
+        Row("closure", "", 12, 768),
+        Row("code", "system / BytecodeArray", 3, 0, False),
+    ])
+    assert histogram_text(h, "size", 3) == "\n".join([
+        "     Count           Bytes  Kind                  Name",
+        "     5,000         240,000  object                Session",
+        "       600          14,400  object                Object [dictionary]: keepMe, tag",
+        "        12             768  closure               (anonymous)",
+        "                                                  ... 1 more rows",
+        "     5,615         255,168  total                 Node 20.20.2, V8 11.3.244.8",
+    ])
+    d = census.diff(Histogram("a", "20", "11", []), h)
+    assert diff_text(d, "count", 1).splitlines()[1] == \
+        "    +5,000        +240,000           0       5,000  object                Session"
+
+
+def synthetic_heap():
+    """Bytes laid out as a V8 page area would be: a map, then objects of it: a fixed-size
+    one, a FixedArray-sized one, and one whose length word lies past the area's end."""
+    vaddr = 0x10000
+    words = np.zeros(64, dtype=np.uint64)
+    fixed_map, array_map = vaddr + 8 * 2, vaddr + 8 * 4   # two "maps" (never walked)
+    words[8] = fixed_map + 1        # a 24-byte object of the fixed map
+    words[11] = array_map + 1       # a FixedArray of length 2: 16 + 2 * 8 bytes
+    words[12] = 2 << 32
+    words[63] = array_map + 1       # its length would be word 64, past the area
+    data = words.view(np.uint8)
+    keys = np.array([fixed_map + 1, array_map + 1], dtype=np.uint64)
+    kinds = np.array([_scan_py.SIZE_FIXED, _scan_py.SIZE_FIXED_ARRAY], dtype=np.uint8)
+    fixed = np.array([24, 0], dtype=np.int64)
+    flags = np.array([_scan_py.MAP_COLLECT, _scan_py.MAP_COLLECT], dtype=np.uint8)
+    params = np.zeros(_scan_py.P_COUNT, dtype=np.int64)
+    params[_scan_py.P_TAGGED_SIZE] = 8
+    params[_scan_py.P_HEADER_SIZE] = 16
+    params[_scan_py.P_LENGTH_OFFSET] = 8
+    area = np.array([[vaddr + 8 * 6, 8 * 6, 8 * 58]], dtype=np.uint64)
+    return data, area, keys, kinds, fixed, flags, params
+
+
+@pytest.mark.parametrize("impl", [_scan_py, _scan], ids=["twin", "compiled"])
+def test_walk_on_synthetic_bytes(impl):
+    data, area, keys, kinds, fixed, flags, params = synthetic_heap()
+    counts, sizes, collected, collected_sizes = impl.count_objects(data, area, keys, kinds,
+                                                                   fixed, flags, params)
+    assert counts.tolist() == [1, 1]   # the object cut by the area's end is not counted
+    assert sizes.tolist() == [24, 32]
+    assert collected.tolist() == [0x10000 + 8 * 8, 0x10000 + 8 * 11]
+
+
+def test_the_compiled_scanner_refuses_areas_outside_its_buffer():
+    if _scan is _scan_py:
+        pytest.skip("the compiled scanner is not built")
+    data, area, keys, kinds, fixed, flags, params = synthetic_heap()
+    outside = area.copy()
+    outside[0, 2] += 8  # one word past the buffer
+    for call in (lambda: _scan.count_objects(data, outside, keys, kinds, fixed, flags, params),
+                 lambda: _scan.find_words(data, outside, keys),
+                 lambda: _scan.find_meta_maps(data, outside, 1, 12)):
+        with pytest.raises(ValueError):
+            call()
+    bad = params.copy()
+    bad[_scan_py.P_LENGTH_OFFSET] = 10**12
+    with pytest.raises(ValueError):
+        _scan.count_objects(data, area, keys, kinds, fixed, flags, bad)
