@@ -55,6 +55,13 @@ def test_listener_closures_hold_the_jobs(holders):
     assert [(p["count"], p["steps"], p["rooted"]) for p in paths] == [
         (holders.built["jobs"],
          [f"job in the context of onTick ({holders.built['script']})"], True)]
+    # one context per job, merged into one path: three different jobs as examples (they
+    # were one address three times, taken from the neighbouring groups)
+    samples = paths[0]["samples"]
+    assert len(samples) == 3 == len(set(samples))
+    with v8scan.open_dump(holders.path) as dump:
+        jobs = {f"{i.address:#x}" for i in dump.instances("Job") if i.kind == "object"}
+    assert set(samples) <= jobs
 
 
 def test_a_global_variable_is_a_root(holders):

@@ -127,7 +127,8 @@ class _PathTree:
                 node = parent
             key = (tuple(reversed(steps)), bool(group % 2))
             total, samples = merged.get(key, (0, []))
-            merged[key] = (total + count, samples + targets[by_group[start:start + 3]].tolist())
+            picked = by_group[start:start + min(count, 3)]  # of this group only
+            merged[key] = (total + count, samples + targets[picked].tolist())
         return sorted((RetainerPath(count, steps, rooted, tuple(sorted(samples)[:3]))
                        for (steps, rooted), (count, samples) in merged.items()),
                       key=lambda p: (-p.count, p.steps))
