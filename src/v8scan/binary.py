@@ -23,8 +23,8 @@ from elftools.common.exceptions import ELFError
 from elftools.construct import ConstructError
 from elftools.elf.elffile import ELFFile
 
-from .core import file_problem, find_build_id
-from .errors import BinaryError, V8ScanError, Warnings
+from .core import CoreFile, file_problem, find_build_id
+from .errors import BinaryError, BuildIdMismatch, V8ScanError, Warnings
 
 V8DBG_PREFIX = b"v8dbg_"
 # V8 keeps its version in these static members (v8::internal::Version::major_ ...).
@@ -255,3 +255,30 @@ def _node_version(rodata: bytes) -> Optional[str]:
 def _v8_version(rodata: bytes) -> Optional[tuple[int, int, int, int]]:
     found = V8_VERSION_PATTERN.search(rodata)
     return tuple(int(g) for g in found.groups()) if found else None  # type: ignore[return-value]
+
+
+def node_of_core(core: CoreFile, node: Optional[str], force: bool, warnings: Warnings,
+                 check: Optional[Callable[[NodeBinary], object]] = None
+                 ) -> tuple[NodeBinary, Optional[bool]]:
+    """The node binary `core` ran: `node` if given, else the path the core records; and
+    whether its GNU build-id matches the one mapped in the core (None: not verifiable).
+
+    Raises BinaryError when there is no binary to read, BuildIdMismatch when it is not
+    the one the core ran (unless `force`, which warns instead)."""
+    recorded = core.executable_path()
+    path = node or recorded
+    if path is None:
+        raise BinaryError(f"{core.path}: the core does not say which program it ran")
+    if node is None and not os.path.exists(path):
+        raise BinaryError(f"the core ran {path}, which is not on this machine")
+    binary = read_node_binary(path, warnings=warnings, check=check)
+    core_id = core.build_id_of(recorded) if recorded else None
+    if core_id is None or binary.build_id is None:
+        warnings.add("cannot verify that the node binary matches the core (no build-id)")
+        return binary, None
+    if core_id == binary.build_id:
+        return binary, True
+    if not force:
+        raise BuildIdMismatch(binary.path, binary.build_id, core_id)
+    warnings.add(f"--force: {binary.path} does not match the core's build-id")
+    return binary, False

@@ -10,10 +10,10 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from .binary import NodeBinary, read_node_binary
+from .binary import NodeBinary, node_of_core
 from .census import aggregate
 from .core import CoreFile
-from .errors import BinaryError, BuildIdMismatch, NoV8HeapError, Warnings
+from .errors import NoV8HeapError, Warnings
 from .heap import Heap
 from .layout import Layout, build_layout
 from .naming import Namer
@@ -32,16 +32,9 @@ class Dump:
         self.core = CoreFile(core_path)
         try:
             self.warnings: Warnings = self.core.warnings
-            recorded = self.core.executable_path()
-            path = node or recorded
-            if path is None:
-                raise BinaryError(f"{self.core.path}: the core does not say which program it ran")
-            if node is None and not os.path.exists(path):
-                raise BinaryError(f"the core ran {path}, which is not on this machine")
-            self.binary: NodeBinary = read_node_binary(path, warnings=self.warnings,
-                                                       check=build_layout)
-            self.core_build_id = self.core.build_id_of(recorded) if recorded else None
-            self.build_id_matches = self._check_build_id(force)
+            self.binary: NodeBinary
+            self.binary, self.build_id_matches = node_of_core(self.core, node, force,
+                                                              self.warnings, check=build_layout)
             self.layout: Layout = build_layout(self.binary, self.warnings)
             self.heap = Heap(self.core.memory, self.layout)
             self.namer = Namer(self.heap)
@@ -66,18 +59,6 @@ class Dump:
             f"({len(lost) * self.layout.page_alignment:,} bytes) among them as far as the "
             f"core shows{notes}; counts are lower bounds")
         return len(lost)
-
-    def _check_build_id(self, force: bool) -> Optional[bool]:
-        core_id, binary_id = self.core_build_id, self.binary.build_id
-        if core_id is None or binary_id is None:
-            self.warnings.add("cannot verify that the node binary matches the core (no build-id)")
-            return None
-        if core_id == binary_id:
-            return True
-        if not force:
-            raise BuildIdMismatch(self.binary.path, binary_id, core_id)
-        self.warnings.add(f"--force: {self.binary.path} does not match the core's build-id")
-        return False
 
     @property
     def path(self) -> str:
