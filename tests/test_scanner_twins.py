@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import v8scan
-from v8scan import _scan_py, sweep
+from v8scan import _scan_py, scanrules, sweep
 from v8scan.pages import heap_areas
 from v8scan.scan import _scan_params, _size_rules
 
@@ -25,7 +25,7 @@ def prepared(version_cores):
     sizes = np.array([(memory.u8(int(m) + layout.map_instance_size_in_words) or 0) * 8
                       for m in scan.maps], dtype=np.int64)
     kinds, fixed, flags = _size_rules(layout, scan.instance_types, sizes)
-    flags[::3] |= _scan_py.MAP_COLLECT
+    flags[::3] |= scanrules.MAP_COLLECT
     yield (memory.as_array(), areas, scan.maps + np.uint64(1), kinds, fixed, flags,
            _scan_params(layout), memory.segment_table(), layout)
     dump.close()
@@ -108,7 +108,7 @@ def test_reference_finding_twins_agree(prepared):
     data, areas, keys, kinds, fixed, flags, params, _, _ = prepared
     rows = areas[: min(len(areas), 40)]
     counted = _scan.count_objects(data, rows, keys, kinds, fixed,
-                                  flags | _scan_py.MAP_COLLECT, params)[2]
+                                  flags | scanrules.MAP_COLLECT, params)[2]
     map_words = np.array([int.from_bytes(data[o:o + 8].tobytes(), "little") for o in
                           _file_offsets(rows, counted[::50])], dtype=np.uint64)
     targets = np.unique(map_words)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from v8scan import _scan_py, census, facts
+from v8scan import _scan_py, census, facts, scanrules
 from v8scan.cli import _parse_address
 from v8scan.core import Segment, _without_overlaps
 from v8scan.errors import V8ScanError
@@ -118,13 +118,11 @@ def synthetic_heap():
     words[63] = array_map + 1       # its length would be word 64, past the area
     data = words.view(np.uint8)
     keys = np.array([fixed_map + 1, array_map + 1], dtype=np.uint64)
-    kinds = np.array([_scan_py.SIZE_FIXED, _scan_py.SIZE_FIXED_ARRAY], dtype=np.uint8)
+    kinds = np.array([scanrules.SIZE_FIXED, scanrules.SIZE_FIXED_ARRAY], dtype=np.uint8)
     fixed = np.array([24, 0], dtype=np.int64)
-    flags = np.array([_scan_py.MAP_COLLECT, _scan_py.MAP_COLLECT], dtype=np.uint8)
-    params = np.zeros(_scan_py.P_COUNT, dtype=np.int64)
-    params[_scan_py.P_TAGGED_SIZE] = 8
-    params[_scan_py.P_HEADER_SIZE] = 16
-    params[_scan_py.P_LENGTH_OFFSET] = 8
+    flags = np.array([scanrules.MAP_COLLECT, scanrules.MAP_COLLECT], dtype=np.uint8)
+    params = scanrules.ScanParams(*[0] * len(scanrules.ScanParams._fields))._replace(
+        tagged_size=8, header_size=16, length_offset=8)
     area = np.array([[vaddr + 8 * 6, 8 * 6, 8 * 58]], dtype=np.uint64)
     return data, area, keys, kinds, fixed, flags, params
 
@@ -150,7 +148,7 @@ def test_the_compiled_scanner_refuses_areas_outside_its_buffer():
                  lambda: _scan.find_meta_maps(data, outside, 1, 12)):
         with pytest.raises(ValueError):
             call()
-    bad = params.copy()
-    bad[_scan_py.P_LENGTH_OFFSET] = 10**12
+    bad = params._replace(length_offset=10**12)
+    assert bad.implausible() == ["length_offset"]
     with pytest.raises(ValueError):
         _scan.count_objects(data, area, keys, kinds, fixed, flags, bad)

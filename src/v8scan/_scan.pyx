@@ -14,47 +14,31 @@ from libc.string cimport memcpy
 
 import numpy as np
 
-from ._scan_py import (  # one definition of the constants, shared with the twin
-    MAP_COLLECT, MAP_FILLER, MAP_JS_RECEIVER, P_COUNT, SIZE_UNKNOWN,
-)
-
-cdef enum SizeKind:
-    SIZE_FIXED = 0
-    SIZE_FIXED_ARRAY = 1
-    SIZE_BYTE_ARRAY = 2
-    SIZE_DOUBLE_ARRAY = 3
-    SIZE_ONE_BYTE = 4
-    SIZE_TWO_BYTE = 5
-    SIZE_FREE_SPACE = 6
-    SIZE_PROPERTY_ARRAY = 7
-    SIZE_DESCRIPTORS = 8
-    SIZE_WEAK_ARRAY_LIST = 9
-    SIZE_UNKNOWN_KIND = 10
-
-cdef enum:  # indexes into the parameter vector (as in _scan_py)
-    P_TAGGED_SIZE = 0
-    P_HEADER_SIZE = 1
-    P_LENGTH_OFFSET = 2
-    P_STRING_LENGTH_OFFSET = 3
-    P_STRING_CHARS_OFFSET = 4
-    P_PROPERTIES_OFFSET = 5
-    P_ELEMENTS_OFFSET = 6
-    P_DESCRIPTORS_HEADER = 7
-    P_DESCRIPTOR_ENTRY = 8
-    P_DESCRIPTORS_COUNT_OFFSET = 9
-    P_PROPERTY_ARRAY_MASK = 10
-    P_WEAK_LIST_HEADER = 11
-    P_FREE_SPACE_UNIT = 12
-
-cdef enum:
-    FLAG_JS_RECEIVER = 1
-    FLAG_FILLER = 2
-    FLAG_COLLECT = 4
+from . import scanrules
 
 cdef int64_t MAX_OBJECT_SIZE = 1 << 31
 
-assert (MAP_JS_RECEIVER, MAP_FILLER, MAP_COLLECT, SIZE_UNKNOWN) == (
-    FLAG_JS_RECEIVER, FLAG_FILLER, FLAG_COLLECT, SIZE_UNKNOWN_KIND)
+# The constants of _scan.pxd are those of scanrules.py, every one of them.
+for _name, _value in (
+        ("SIZE_FIXED", SIZE_FIXED), ("SIZE_FIXED_ARRAY", SIZE_FIXED_ARRAY),
+        ("SIZE_BYTE_ARRAY", SIZE_BYTE_ARRAY), ("SIZE_DOUBLE_ARRAY", SIZE_DOUBLE_ARRAY),
+        ("SIZE_ONE_BYTE", SIZE_ONE_BYTE), ("SIZE_TWO_BYTE", SIZE_TWO_BYTE),
+        ("SIZE_FREE_SPACE", SIZE_FREE_SPACE), ("SIZE_PROPERTY_ARRAY", SIZE_PROPERTY_ARRAY),
+        ("SIZE_DESCRIPTORS", SIZE_DESCRIPTORS), ("SIZE_WEAK_ARRAY_LIST", SIZE_WEAK_ARRAY_LIST),
+        ("SIZE_UNKNOWN", SIZE_UNKNOWN), ("MAP_JS_RECEIVER", MAP_JS_RECEIVER),
+        ("MAP_FILLER", MAP_FILLER), ("MAP_COLLECT", MAP_COLLECT),
+        ("MAX_FIELD_OFFSET", MAX_FIELD_OFFSET), ("MAX_OBJECT_SIZE", MAX_OBJECT_SIZE)):
+    if getattr(scanrules, _name) != _value:
+        raise ImportError(f"_scan.pxd and scanrules.py disagree on {_name}")
+
+
+cdef dict _as_dict(ScanParams p):
+    return p
+
+
+cdef ScanParams _probe = dict.fromkeys(scanrules.ScanParams._fields, 0)
+if set(_as_dict(_probe)) != set(scanrules.ScanParams._fields):
+    raise ImportError("_scan.pxd and scanrules.py disagree on the scan parameters")
 
 
 cdef inline uint64_t load64(const uint8_t* p) noexcept nogil:
@@ -210,53 +194,52 @@ cdef inline bint fits(int64_t pos, int64_t offset, int64_t width, int64_t end) n
 
 
 cdef inline int64_t object_size(const uint8_t* data, int64_t pos, int64_t end, int kind,
-                                int64_t fixed, const int64_t* p) noexcept nogil:
+                                int64_t fixed, const ScanParams* p) noexcept nogil:
     """Size of the object at `pos` by its size rule, or -1 if the fields that give it are
     implausible or lie past `end`."""
-    cdef int64_t tagged = p[P_TAGGED_SIZE], value
+    cdef int64_t tagged = p.tagged_size, value
     cdef int32_t length
     cdef int16_t count
     if kind == SIZE_FIXED:
         return fixed
-    if kind == SIZE_UNKNOWN_KIND:
+    if kind == SIZE_UNKNOWN:
         return tagged
     if kind == SIZE_ONE_BYTE or kind == SIZE_TWO_BYTE:
-        if not fits(pos, p[P_STRING_LENGTH_OFFSET], 4, end):
+        if not fits(pos, p.string_length_offset, 4, end):
             return -1
-        memcpy(&length, data + pos + p[P_STRING_LENGTH_OFFSET], 4)
+        memcpy(&length, data + pos + p.string_length_offset, 4)
         if length < 0:
             return -1
-        return round_up(p[P_STRING_CHARS_OFFSET] + (1 if kind == SIZE_ONE_BYTE else 2) * <int64_t>length, tagged)
+        return round_up(p.string_chars_offset + (1 if kind == SIZE_ONE_BYTE else 2) * <int64_t>length, tagged)
     if kind == SIZE_DESCRIPTORS:
-        if not fits(pos, p[P_DESCRIPTORS_COUNT_OFFSET], 2, end):
+        if not fits(pos, p.descriptors_count_offset, 2, end):
             return -1
-        memcpy(&count, data + pos + p[P_DESCRIPTORS_COUNT_OFFSET], 2)
+        memcpy(&count, data + pos + p.descriptors_count_offset, 2)
         if count < 0:
             return -1
-        return p[P_DESCRIPTORS_HEADER] + <int64_t>count * p[P_DESCRIPTOR_ENTRY]
-    if not fits(pos, p[P_LENGTH_OFFSET], 8, end):
+        return p.descriptors_header + <int64_t>count * p.descriptor_entry
+    if not fits(pos, p.length_offset, 8, end):
         return -1
-    value = smi_value(load64(data + pos + p[P_LENGTH_OFFSET]))
+    value = smi_value(load64(data + pos + p.length_offset))
     if value < 0 or value >= MAX_OBJECT_SIZE:
         return -1  # the length is not a plausible Smi: not an object
     if kind == SIZE_FIXED_ARRAY:
-        return p[P_HEADER_SIZE] + value * tagged
+        return p.header_size + value * tagged
     if kind == SIZE_BYTE_ARRAY:
-        return round_up(p[P_HEADER_SIZE] + value, tagged)
+        return round_up(p.header_size + value, tagged)
     if kind == SIZE_DOUBLE_ARRAY:
-        return p[P_HEADER_SIZE] + value * 8
+        return p.header_size + value * 8
     if kind == SIZE_FREE_SPACE:
-        value *= p[P_FREE_SPACE_UNIT]
+        value *= p.free_space_unit
         return value if value % tagged == 0 else -1
     if kind == SIZE_PROPERTY_ARRAY:
-        return p[P_HEADER_SIZE] + (value & p[P_PROPERTY_ARRAY_MASK]) * tagged
+        return p.header_size + (value & p.property_array_mask) * tagged
     if kind == SIZE_WEAK_ARRAY_LIST:
-        return p[P_WEAK_LIST_HEADER] + value * tagged
+        return p.weak_list_header + value * tagged
     return -1
 
 
 # --- what every entry point checks before it lets the loops loose on the bytes --------
-MAX_FIELD_OFFSET = 4096  # no field the scanner reads is this far (layout.py bounds them so)
 
 
 cdef check_rows(const uint8_t[::1] data, const uint64_t[:, ::1] rows, bint ordered=False):
@@ -275,24 +258,20 @@ cdef check_rows(const uint8_t[::1] data, const uint64_t[:, ::1] rows, bint order
         reach = rows[i, 0] + rows[i, 2]
 
 
-cdef check_walk_rules(Py_ssize_t n_maps, const uint8_t[::1] size_kind,
-                      const int64_t[::1] fixed_size, const uint8_t[::1] map_flags,
-                      const int64_t[::1] params):
+cdef ScanParams check_walk_rules(Py_ssize_t n_maps, const uint8_t[::1] size_kind,
+                                const int64_t[::1] fixed_size, const uint8_t[::1] map_flags,
+                                params) except *:
+    """The walk's parameters as a C record, once they and the per-map rules are checked."""
     cdef Py_ssize_t i
     if size_kind.shape[0] != n_maps or fixed_size.shape[0] != n_maps or \
             map_flags.shape[0] != n_maps:
         raise ValueError("one size kind, fixed size and flag byte per map is needed")
-    if params.shape[0] < P_COUNT:
-        raise ValueError("too few scan parameters")
-    if params[P_TAGGED_SIZE] != 8:
-        raise ValueError("the scanner reads 64-bit tagged words only")
-    for i in range(P_COUNT):  # offsets; an entry size, a unit and a mask may be larger
-        if not 0 <= params[i] < (MAX_FIELD_OFFSET if i not in (
-                P_DESCRIPTOR_ENTRY, P_FREE_SPACE_UNIT, P_PROPERTY_ARRAY_MASK) else 1 << 31):
-            raise ValueError(f"scan parameter {i} is implausible: {params[i]}")
+    if not isinstance(params, scanrules.ScanParams) or params.implausible():
+        raise ValueError(f"implausible scan parameters: {params}")
     for i in range(n_maps):
-        if size_kind[i] > SIZE_UNKNOWN_KIND or not 0 <= fixed_size[i] < MAX_OBJECT_SIZE:
+        if size_kind[i] > SIZE_UNKNOWN or not 0 <= fixed_size[i] < MAX_OBJECT_SIZE:
             raise ValueError(f"the size rule of map {i} is implausible")
+    return params._asdict()
 
 
 def find_meta_maps(const uint8_t[::1] data, const uint64_t[:, ::1] segments, int map_type,
@@ -384,7 +363,7 @@ cdef struct Walk:
     const uint8_t* size_kind
     const int64_t* fixed_size
     const uint8_t* map_flags
-    const int64_t* p
+    ScanParams p
 
 
 cdef inline int64_t object_at(Walk* walk, int64_t pos, int64_t end, int64_t* map_index) noexcept nogil:
@@ -393,7 +372,7 @@ cdef inline int64_t object_at(Walk* walk, int64_t pos, int64_t end, int64_t* map
     tagged word (the walk then steps into it, word by word)."""
     cdef uint64_t w = load64(walk.base + pos)
     cdef int64_t m, obj_size
-    cdef const int64_t* p = walk.p
+    cdef const ScanParams* p = &walk.p
     if w & 3 != 1:
         return 0
     m = table_find(walk.maps, w)
@@ -402,15 +381,15 @@ cdef inline int64_t object_at(Walk* walk, int64_t pos, int64_t end, int64_t* map
     obj_size = object_size(walk.base, pos, end, walk.size_kind[m], walk.fixed_size[m], p)
     if obj_size <= 0 or pos + obj_size > end:
         return 0  # a stray word: the object it claims does not fit the area
-    if walk.map_flags[m] & FLAG_JS_RECEIVER:
-        if not fits(0, p[P_PROPERTIES_OFFSET], 8, obj_size) or \
-                not fits(0, p[P_ELEMENTS_OFFSET], 8, obj_size):
+    if walk.map_flags[m] & MAP_JS_RECEIVER:
+        if not fits(0, p.properties_offset, 8, obj_size) or \
+                not fits(0, p.elements_offset, 8, obj_size):
             return 0  # too small to hold a JS object's properties and elements
-        w = load64(walk.base + pos + p[P_PROPERTIES_OFFSET])
+        w = load64(walk.base + pos + p.properties_offset)
         # a Smi (identity hash) is fine; a pointer must be a heap object
         if (w & 3 != 0 and not points_to_object(walk.base, &walk.properties_areas, walk.maps, w)) \
                 or not points_to_object(walk.base, &walk.elements_areas, walk.maps,
-                                        load64(walk.base + pos + p[P_ELEMENTS_OFFSET])):
+                                        load64(walk.base + pos + p.elements_offset)):
             return 0
     map_index[0] = m
     return obj_size
@@ -418,20 +397,19 @@ cdef inline int64_t object_at(Walk* walk, int64_t pos, int64_t end, int64_t* map
 
 cdef Walk make_walk(const uint8_t[::1] data, const uint64_t[:, ::1] segments, MapTable* maps,
                     const uint8_t[::1] size_kind, const int64_t[::1] fixed_size,
-                    const uint8_t[::1] map_flags, const int64_t[::1] params) except *:
+                    const uint8_t[::1] map_flags, params) except *:
     check_rows(data, segments, ordered=True)
-    check_walk_rules(maps.n, size_kind, fixed_size, map_flags, params)
+    cdef ScanParams p = check_walk_rules(maps.n, size_kind, fixed_size, map_flags, params)
     if segments.shape[0] == 0:
         raise ValueError("no areas to walk")
     cdef Areas areas = Areas(&segments[0, 0], segments.shape[0], 0)
-    return Walk(&data[0], maps, areas, areas, &size_kind[0], &fixed_size[0], &map_flags[0],
-                &params[0])
+    return Walk(&data[0], maps, areas, areas, &size_kind[0], &fixed_size[0], &map_flags[0], p)
 
 
 def count_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
                   const uint64_t[::1] map_keys, const uint8_t[::1] size_kind,
                   const int64_t[::1] fixed_size, const uint8_t[::1] map_flags,
-                  const int64_t[::1] params, Py_ssize_t start=0, Py_ssize_t stop=-1):
+                  params, Py_ssize_t start=0, Py_ssize_t stop=-1):
     """Walk areas [start, stop) and count objects per map; see `_scan_py.count_objects`."""
     cdef Py_ssize_t n_maps = map_keys.shape[0]
     counts_array = np.zeros(n_maps, dtype=np.int64)
@@ -460,13 +438,13 @@ def count_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
                     if obj_size == 0:
                         pos += 8
                         continue
-                    if map_flags[m] & FLAG_FILLER:
+                    if map_flags[m] & MAP_FILLER:
                         pos += obj_size
                         continue
                     counts[m] += 1
-                    if size_kind[m] == SIZE_UNKNOWN_KIND:
+                    if size_kind[m] == SIZE_UNKNOWN:
                         obj_size = 0
-                    if map_flags[m] & FLAG_COLLECT:
+                    if map_flags[m] & MAP_COLLECT:
                         found_add(&collected, vaddr + <uint64_t>(pos - <int64_t>segments[s, 1]))
                         found_add(&collected_sizes, <uint64_t>obj_size)
                     sizes[m] += obj_size
@@ -480,7 +458,7 @@ def count_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
 def containing_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
                        const uint64_t[::1] map_keys, const uint8_t[::1] size_kind,
                        const int64_t[::1] fixed_size, const uint8_t[::1] map_flags,
-                       const int64_t[::1] params, const uint64_t[::1] addresses,
+                       params, const uint64_t[::1] addresses,
                        const int64_t[::1] rows):
     """For each address (sorted, in area rows[i]), the start of the object that holds it,
     or 0 where it lies in no live object (free space, a filler, a stray gap). Inside an
@@ -512,11 +490,11 @@ def containing_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
                 obj_size = object_at(&walk, pos, end, &m)
                 if obj_size == 0:
                     step = 8  # a stray word: still inside an object of unknown extent, if any
-                elif map_flags[m] & FLAG_FILLER:
+                elif map_flags[m] & MAP_FILLER:
                     step, holder_pos = obj_size, -1
                 else:
                     holder_pos = pos
-                    step = 8 if size_kind[m] == SIZE_UNKNOWN_KIND else obj_size
+                    step = 8 if size_kind[m] == SIZE_UNKNOWN else obj_size
                 while i < n and rows[i] == s:
                     at = <int64_t>(addresses[i] - vaddr + offset)
                     if at >= pos + step:
@@ -525,7 +503,7 @@ def containing_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
                         holders[i] = vaddr + <uint64_t>(holder_pos - <int64_t>offset)
                     i += 1
                 pos += step
-                if obj_size and size_kind[m] != SIZE_UNKNOWN_KIND:
+                if obj_size and size_kind[m] != SIZE_UNKNOWN:
                     holder_pos = -1  # past a known extent: what follows is its own object
             while i < n and rows[i] == s:
                 i += 1

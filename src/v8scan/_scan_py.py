@@ -12,43 +12,14 @@ import bisect
 
 import numpy as np
 
-# How the size of an object is found from its map (mirrors `SizeKind` in _scan.pyx).
-SIZE_FIXED = 0          # map's instance_size
-SIZE_FIXED_ARRAY = 1    # header + length (Smi) * tagged size
-SIZE_BYTE_ARRAY = 2     # header + length (Smi) bytes, rounded up
-SIZE_DOUBLE_ARRAY = 3   # header + length (Smi) * 8
-SIZE_ONE_BYTE = 4       # string chars offset + length (int32) bytes, rounded up
-SIZE_TWO_BYTE = 5       # string chars offset + 2 * length (int32) bytes, rounded up
-SIZE_FREE_SPACE = 6     # size (Smi, where FixedArrayBase keeps length) times its unit
-SIZE_PROPERTY_ARRAY = 7  # header + (length_and_hash & mask) * tagged size
-SIZE_DESCRIPTORS = 8    # header + number_of_all_descriptors (int16) * entry size
-SIZE_WEAK_ARRAY_LIST = 9  # header + capacity (Smi) * tagged size
-SIZE_UNKNOWN = 10       # counted, size not known: the walk steps one word
-
-# Per-map flags.
-MAP_JS_RECEIVER = 1     # properties and elements must point at real heap objects
-MAP_FILLER = 2          # free space and fillers: skipped, never counted
-MAP_COLLECT = 4         # record each object's address (functions: named one by one)
-
-# Indexes into the integer parameter vector handed to the scanner.
-P_TAGGED_SIZE = 0
-P_HEADER_SIZE = 1           # FixedArray-like header (map + length)
-P_LENGTH_OFFSET = 2         # FixedArrayBase::length
-P_STRING_LENGTH_OFFSET = 3
-P_STRING_CHARS_OFFSET = 4
-P_PROPERTIES_OFFSET = 5
-P_ELEMENTS_OFFSET = 6
-P_DESCRIPTORS_HEADER = 7
-P_DESCRIPTOR_ENTRY = 8
-P_DESCRIPTORS_COUNT_OFFSET = 9
-P_PROPERTY_ARRAY_MASK = 10
-P_WEAK_LIST_HEADER = 11
-P_FREE_SPACE_UNIT = 12      # bytes per unit of FreeSpace::size (1, or 8 from V8 13)
-P_COUNT = 13
+from .scanrules import (
+    MAP_COLLECT, MAP_FILLER, MAP_JS_RECEIVER, MAX_OBJECT_SIZE, SIZE_BYTE_ARRAY, SIZE_DESCRIPTORS,
+    SIZE_DOUBLE_ARRAY, SIZE_FIXED, SIZE_FIXED_ARRAY, SIZE_FREE_SPACE, SIZE_ONE_BYTE,
+    SIZE_PROPERTY_ARRAY, SIZE_TWO_BYTE, SIZE_UNKNOWN, SIZE_WEAK_ARRAY_LIST, ScanParams,
+)
 
 TAG_MASK = 3
 HEAP_OBJECT_TAG = 1
-MAX_OBJECT_SIZE = 1 << 31
 
 
 def find_meta_maps(data: np.ndarray, segments: np.ndarray, map_type: int,
@@ -95,7 +66,7 @@ def find_allocation_areas(data: np.ndarray, segments: np.ndarray, lo: int, hi: i
 
 def count_objects(data: np.ndarray, segments: np.ndarray, map_keys: np.ndarray,
                   size_kind: np.ndarray, fixed_size: np.ndarray, map_flags: np.ndarray,
-                  params: np.ndarray, start: int = 0, stop: int = -1):
+                  params: ScanParams, start: int = 0, stop: int = -1):
     """Walk segments [start, stop) and count objects per map.
 
     `map_keys` are the tagged map pointers, sorted; the other per-map arrays follow that
@@ -125,7 +96,7 @@ def count_objects(data: np.ndarray, segments: np.ndarray, map_keys: np.ndarray,
 
 def containing_objects(data: np.ndarray, segments: np.ndarray, map_keys: np.ndarray,
                        size_kind: np.ndarray, fixed_size: np.ndarray, map_flags: np.ndarray,
-                       params: np.ndarray, addresses: np.ndarray, rows: np.ndarray) -> np.ndarray:
+                       params: ScanParams, addresses: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """For each address (sorted, in area rows[i]), the start of the object that holds it,
     or 0 where it lies in no live object (free space, a filler, a stray gap). Inside an
     object of unknown extent, the last object that started counts as the holder."""
@@ -172,7 +143,7 @@ class _Walk:
             data, size_kind, fixed_size, map_flags)
         self.seg_list = segments.tolist()
         self.keys = map_keys.astype(np.uint64)
-        self.p = [int(x) for x in params]
+        self.p = params
 
     def objects(self, offset: int, size: int):
         """(position, map index, size) of every object the walk accepts, fillers too."""
@@ -199,57 +170,56 @@ class _Walk:
         if obj_size <= 0 or pos + obj_size > end:
             return None  # a stray word: the object it claims does not fit the segment
         if self.map_flags[m] & MAP_JS_RECEIVER and (
-                max(self.p[P_PROPERTIES_OFFSET], self.p[P_ELEMENTS_OFFSET]) + 8 > obj_size
+                max(self.p.properties_offset, self.p.elements_offset) + 8 > obj_size
                 or not _valid_receiver(self.data, self.seg_list, self.keys, pos, self.p)):
             return None  # too small for, or without, heap-object properties and elements
         return m
 
 
-def _object_size(data, pos: int, end: int, kind: int, fixed: int, p: list[int]) -> int:
+def _object_size(data, pos: int, end: int, kind: int, fixed: int, p: ScanParams) -> int:
     """Size of the object at `pos` by its size rule, or -1 if the fields that give it are
     implausible or lie past `end`."""
-    tagged = p[P_TAGGED_SIZE]
+    tagged = p.tagged_size
     if kind == SIZE_FIXED or kind == SIZE_UNKNOWN:
         return fixed if kind == SIZE_FIXED else tagged
-    field, width = {SIZE_ONE_BYTE: (P_STRING_LENGTH_OFFSET, 4),
-                    SIZE_TWO_BYTE: (P_STRING_LENGTH_OFFSET, 4),
-                    SIZE_DESCRIPTORS: (P_DESCRIPTORS_COUNT_OFFSET, 2)}.get(kind,
-                                                                          (P_LENGTH_OFFSET, 8))
-    if pos + p[field] + width > end:
+    at, width = {SIZE_ONE_BYTE: (p.string_length_offset, 4),
+                 SIZE_TWO_BYTE: (p.string_length_offset, 4),
+                 SIZE_DESCRIPTORS: (p.descriptors_count_offset, 2)}.get(kind, (p.length_offset, 8))
+    if pos + at + width > end:
         return -1
     if kind in (SIZE_ONE_BYTE, SIZE_TWO_BYTE):
-        length = _i32(data, pos + p[P_STRING_LENGTH_OFFSET])
+        length = _i32(data, pos + p.string_length_offset)
         if length < 0:
             return -1
         width = 1 if kind == SIZE_ONE_BYTE else 2
-        return _round_up(p[P_STRING_CHARS_OFFSET] + width * length, tagged)
+        return _round_up(p.string_chars_offset + width * length, tagged)
     if kind == SIZE_DESCRIPTORS:
-        n = _i16(data, pos + p[P_DESCRIPTORS_COUNT_OFFSET])
-        return -1 if n < 0 else p[P_DESCRIPTORS_HEADER] + n * p[P_DESCRIPTOR_ENTRY]
-    value = _smi(_u64(data, pos + p[P_LENGTH_OFFSET]))
+        n = _i16(data, pos + p.descriptors_count_offset)
+        return -1 if n < 0 else p.descriptors_header + n * p.descriptor_entry
+    value = _smi(_u64(data, pos + p.length_offset))
     if value is None or value < 0 or value >= MAX_OBJECT_SIZE:
         return -1
     if kind == SIZE_FIXED_ARRAY:
-        return p[P_HEADER_SIZE] + value * tagged
+        return p.header_size + value * tagged
     if kind == SIZE_BYTE_ARRAY:
-        return _round_up(p[P_HEADER_SIZE] + value, tagged)
+        return _round_up(p.header_size + value, tagged)
     if kind == SIZE_DOUBLE_ARRAY:
-        return p[P_HEADER_SIZE] + value * 8
+        return p.header_size + value * 8
     if kind == SIZE_FREE_SPACE:
-        value *= p[P_FREE_SPACE_UNIT]
+        value *= p.free_space_unit
         return value if value % tagged == 0 else -1
     if kind == SIZE_PROPERTY_ARRAY:
-        return p[P_HEADER_SIZE] + (value & p[P_PROPERTY_ARRAY_MASK]) * tagged
+        return p.header_size + (value & p.property_array_mask) * tagged
     if kind == SIZE_WEAK_ARRAY_LIST:
-        return p[P_WEAK_LIST_HEADER] + value * tagged
+        return p.weak_list_header + value * tagged
     return -1
 
 
-def _valid_receiver(data, seg_list, keys, pos: int, p: list[int]) -> bool:
-    props = _u64(data, pos + p[P_PROPERTIES_OFFSET])
+def _valid_receiver(data, seg_list, keys, pos: int, p: ScanParams) -> bool:
+    props = _u64(data, pos + p.properties_offset)
     if props & TAG_MASK != 0 and not _points_to_object(data, seg_list, keys, props):
         return False  # a Smi (identity hash) is fine; a pointer must be a heap object
-    elements = _u64(data, pos + p[P_ELEMENTS_OFFSET])
+    elements = _u64(data, pos + p.elements_offset)
     return _points_to_object(data, seg_list, keys, elements)
 
 

@@ -13,7 +13,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from . import _scan_py
+from . import scanrules as rules
 from .core import AddressSpace
 from .errors import NoV8HeapError, Warnings
 from .layout import Layout
@@ -95,10 +95,10 @@ def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
         maps, types, sizes = _valid_maps(memory, layout, np.union1d(candidates, meta))
         kinds, fixed, flags = _size_rules(layout, types, sizes)
         if everything:  # step into free space instead of over it
-            kinds[(flags & _scan_py.MAP_FILLER) != 0] = _scan_py.SIZE_UNKNOWN
+            kinds[(flags & rules.MAP_FILLER) != 0] = rules.SIZE_UNKNOWN
         per_object = np.zeros(len(maps), dtype=bool) if collect is None else collect(maps, types)
         walk_rules = (kinds, fixed, flags, _scan_params(layout))  # for later walks
-        flags = flags | np.where(per_object, _scan_py.MAP_COLLECT, 0).astype(np.uint8)
+        flags = flags | np.where(per_object, rules.MAP_COLLECT, 0).astype(np.uint8)
         fixed_args = (data, segments, maps + np.uint64(1), kinds, fixed, flags, walk_rules[3])
         counts = np.zeros(len(maps), dtype=np.int64)
         total_sizes = np.zeros(len(maps), dtype=np.int64)
@@ -112,7 +112,7 @@ def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
                     WEIGHT_OBJECTS, fold=add)
         sweeper.finish()
     addresses, object_sizes = _in_address_order(collected)
-    return HeapScan(maps, types, kinds != _scan_py.SIZE_UNKNOWN, counts, total_sizes,
+    return HeapScan(maps, types, kinds != rules.SIZE_UNKNOWN, counts, total_sizes,
                     meta, per_object, addresses, object_sizes, int(segments[:, 2].sum()),
                     young_bytes, segments, walk_rules)
 
@@ -122,7 +122,7 @@ def collect_objects(memory: AddressSpace, scan: HeapScan, wanted: np.ndarray,
     """(addresses, sizes) of every live object of the maps where `wanted` is True, in
     address order: the scan's walk again, recording those objects."""
     kinds, fixed, flags, params = scan.walk_rules
-    flags = flags | np.where(wanted, _scan_py.MAP_COLLECT, 0).astype(np.uint8)
+    flags = flags | np.where(wanted, rules.MAP_COLLECT, 0).astype(np.uint8)
     args = (memory.as_array(), scan.areas, scan.maps + np.uint64(1), kinds, fixed, flags, params)
     found: list[tuple[np.ndarray, np.ndarray]] = []
     with Sweeper(jobs) as sweeper:
@@ -226,51 +226,51 @@ def _valid_maps(memory: AddressSpace, layout: Layout, candidates: np.ndarray):
 def _size_rules(layout: Layout, types: np.ndarray, instance_sizes: np.ndarray):
     """Per map: how to size its objects, the fixed size, and scanner flags."""
     n = len(types)
-    kinds = np.full(n, _scan_py.SIZE_UNKNOWN, dtype=np.uint8)
+    kinds = np.full(n, rules.SIZE_UNKNOWN, dtype=np.uint8)
     flags = np.zeros(n, dtype=np.uint8)
     for i, (t, size) in enumerate(zip(types.tolist(), instance_sizes.tolist())):
         kinds[i] = _size_kind(layout, t, size)
         if layout.is_js_receiver(t):
-            flags[i] |= _scan_py.MAP_JS_RECEIVER
+            flags[i] |= rules.MAP_JS_RECEIVER
         if t in (layout.free_space_type, layout.filler_type):
-            flags[i] |= _scan_py.MAP_FILLER
+            flags[i] |= rules.MAP_FILLER
     return kinds, instance_sizes.astype(np.int64), flags
 
 
 def _size_kind(layout: Layout, t: int, instance_size: int) -> int:
     if layout.is_string(t) and layout.string_representation(t) == layout.seq_string_tag:
-        return _scan_py.SIZE_ONE_BYTE if layout.is_one_byte_string(t) else _scan_py.SIZE_TWO_BYTE
+        return rules.SIZE_ONE_BYTE if layout.is_one_byte_string(t) else rules.SIZE_TWO_BYTE
     if instance_size > 0:
-        return _scan_py.SIZE_FIXED
+        return rules.SIZE_FIXED
     if layout.is_fixed_array(t) or layout.is_context(t):
-        return _scan_py.SIZE_FIXED_ARRAY
+        return rules.SIZE_FIXED_ARRAY
     if layout.weak_fixed_array_type <= t <= layout.last_weak_fixed_array_type:
-        return _scan_py.SIZE_FIXED_ARRAY
-    rules = {
-        layout.byte_array_type: _scan_py.SIZE_BYTE_ARRAY,
-        layout.fixed_double_array_type: _scan_py.SIZE_DOUBLE_ARRAY,
-        layout.free_space_type: _scan_py.SIZE_FREE_SPACE,
-        layout.property_array_type: _scan_py.SIZE_PROPERTY_ARRAY,
-        layout.descriptor_array_type: _scan_py.SIZE_DESCRIPTORS,
-        layout.descriptor_array_type + 1: _scan_py.SIZE_DESCRIPTORS,  # StrongDescriptorArray
-        layout.weak_array_list_type: _scan_py.SIZE_WEAK_ARRAY_LIST,
+        return rules.SIZE_FIXED_ARRAY
+    by_type = {
+        layout.byte_array_type: rules.SIZE_BYTE_ARRAY,
+        layout.fixed_double_array_type: rules.SIZE_DOUBLE_ARRAY,
+        layout.free_space_type: rules.SIZE_FREE_SPACE,
+        layout.property_array_type: rules.SIZE_PROPERTY_ARRAY,
+        layout.descriptor_array_type: rules.SIZE_DESCRIPTORS,
+        layout.descriptor_array_type + 1: rules.SIZE_DESCRIPTORS,  # StrongDescriptorArray
+        layout.weak_array_list_type: rules.SIZE_WEAK_ARRAY_LIST,
     }
-    return rules.get(t, _scan_py.SIZE_UNKNOWN)
+    return by_type.get(t, rules.SIZE_UNKNOWN)
 
 
-def _scan_params(layout: Layout) -> np.ndarray:
-    p = np.zeros(_scan_py.P_COUNT, dtype=np.int64)
-    p[_scan_py.P_TAGGED_SIZE] = layout.tagged_size
-    p[_scan_py.P_HEADER_SIZE] = layout.fixed_array_header
-    p[_scan_py.P_LENGTH_OFFSET] = layout.fixed_array_length
-    p[_scan_py.P_STRING_LENGTH_OFFSET] = layout.string_length
-    p[_scan_py.P_STRING_CHARS_OFFSET] = layout.seq_one_byte_chars
-    p[_scan_py.P_PROPERTIES_OFFSET] = layout.js_properties
-    p[_scan_py.P_ELEMENTS_OFFSET] = layout.js_elements
-    p[_scan_py.P_DESCRIPTORS_HEADER] = layout.descriptor_array_header
-    p[_scan_py.P_DESCRIPTOR_ENTRY] = layout.descriptor_size * layout.tagged_size
-    p[_scan_py.P_DESCRIPTORS_COUNT_OFFSET] = layout.descriptor_count
-    p[_scan_py.P_PROPERTY_ARRAY_MASK] = layout.property_array_length_mask
-    p[_scan_py.P_WEAK_LIST_HEADER] = layout.weak_array_list_header
-    p[_scan_py.P_FREE_SPACE_UNIT] = layout.free_space_size_unit
-    return p
+def _scan_params(layout: Layout) -> rules.ScanParams:
+    return rules.ScanParams(
+        tagged_size=layout.tagged_size,
+        header_size=layout.fixed_array_header,
+        length_offset=layout.fixed_array_length,
+        string_length_offset=layout.string_length,
+        string_chars_offset=layout.seq_one_byte_chars,
+        properties_offset=layout.js_properties,
+        elements_offset=layout.js_elements,
+        descriptors_header=layout.descriptor_array_header,
+        descriptor_entry=layout.descriptor_size * layout.tagged_size,
+        descriptors_count_offset=layout.descriptor_count,
+        property_array_mask=layout.property_array_length_mask,
+        weak_list_header=layout.weak_array_list_header,
+        free_space_unit=layout.free_space_size_unit,
+    )
