@@ -152,3 +152,12 @@ def test_the_compiled_scanner_refuses_areas_outside_its_buffer():
     assert bad.implausible() == ["length_offset"]
     with pytest.raises(ValueError):
         _scan.count_objects(data, area, keys, kinds, fixed, flags, bad)
+
+
+def test_layout_has_a_typed_field_for_every_required_value():
+    from dataclasses import fields
+
+    from v8scan.layout import Layout
+    typed = {f.name for f in fields(Layout) if f.type == "int"}
+    assert set(REQUIRED) <= typed
+    assert typed - set(REQUIRED) == {"first_js_receiver_type"}

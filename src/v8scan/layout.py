@@ -186,10 +186,149 @@ MAX_FIELD_OFFSET = 4096  # as in _scan.pyx: no field v8scan reads is this far in
 
 @dataclass(frozen=True)
 class Layout:
-    """Every offset, type number and bit position the scanner and readers use."""
+    """Every offset, type number and bit position the scanner and readers use: one field
+    per name of REQUIRED (where each comes from), then what the binary says of itself."""
 
+    tagged_size: int
+    smi_shift_size: int
+    first_nonstring_type: int
+    string_representation_mask: int
+    string_encoding_mask: int
+    one_byte_string_tag: int
+    seq_string_tag: int
+    cons_string_tag: int
+    sliced_string_tag: int
+    thin_string_tag: int
+    external_string_tag: int
+    first_context_type: int
+    last_context_type: int
+    map_type: int
+    js_function_type: int
+    last_js_function_type: int
+    js_bound_function_type: int
+    js_regexp_type: int
+    js_proxy_type: int
+    js_global_object_type: int
+    fixed_array_type: int
+    last_fixed_array_type: int
+    byte_array_type: int
+    fixed_double_array_type: int
+    free_space_type: int
+    filler_type: int
+    native_context_type: int
+    bigint_type: int
+    property_array_type: int
+    descriptor_array_type: int
+    weak_fixed_array_type: int
+    last_weak_fixed_array_type: int
+    weak_array_list_type: int
+    symbol_type: int
+    heap_number_type: int
+    shared_function_info_type: int
+    scope_info_type: int
+    map_instance_type: int
+    map_instance_size_in_words: int
+    map_bit_field2: int
+    map_inobject_properties_start: int
+    map_bit_field3: int
+    map_prototype: int
+    map_constructor_or_back_pointer: int
+    map_instance_descriptors: int
+    is_dictionary_map_shift: int
+    own_descriptors_mask: int
+    own_descriptors_shift: int
+    js_properties: int
+    js_elements: int
+    js_function_shared: int
+    js_function_context: int
+    sfi_script: int
+    script_type: int
+    script_name: int
+    property_cell_type: int
+    property_cell_name: int
+    js_map_type: int
+    js_set_type: int
+    js_weak_map_type: int
+    sfi_name_or_scope_info: int
+    sfi_function_data: int
+    uncompiled_data_start: int
+    script_source: int
+    script_line_ends: int
+    oddball_type: int
+    oddball_kind: int
+    oddball_false: int
+    oddball_true: int
+    oddball_null: int
+    oddball_undefined: int
+    oddball_the_hole: int
+    hole_type: int
+    heap_number_value: int
+    js_array_type: int
+    js_array_length: int
+    js_collection_table: int
+    js_typed_array_type: int
+    typed_array_external_pointer: int
+    typed_array_base_pointer: int
+    array_buffer_view_byte_length: int
+    string_length: int
+    seq_one_byte_chars: int
+    seq_two_byte_chars: int
+    cons_first: int
+    cons_second: int
+    thin_actual: int
+    sliced_parent: int
+    sliced_offset: int
+    external_resource_data: int
+    fixed_array_length: int
+    fixed_array_header: int
+    descriptor_array_header: int
+    descriptor_key: int
+    descriptor_details: int
+    descriptor_value: int
+    descriptor_size: int
+    scope_info_first_vars: int
+    scope_info_context_local_count: int
+    name_dictionary_prefix_start: int
+    name_dictionary_entry_size: int
+    name_dictionary_prefix_size: int
+    symbol_name: int
+    prop_kind_mask: int
+    prop_kind_accessor: int
+    prop_location_mask: int
+    prop_location_shift: int
+    prop_location_descriptor: int
+    prop_index_mask: int
+    prop_index_shift: int
+    page_alignment: int
+    random_address_max: int
+    chunk_flags: int
+    chunk_metadata: int
+    young_generation_mask: int
+    to_page_flag: int
+    chunk_list_prev: int
+    chunk_size: int
+    chunk_heap: int
+    chunk_area_start: int
+    chunk_area_end: int
+    new_target_is_base_bit: int
+    is_prototype_map_shift: int
+    free_space_size_unit: int
+    descriptor_count: int
+    property_array_length_mask: int
+    weak_array_list_header: int
+    scope_info_saved_class_variable_shift: int
+    scope_info_function_variable_shift: int
+    scope_info_flags_is_smi: int
+    scope_info_receiver_variable_shift: int
+    scope_info_max_inlined_names: int
+    scope_info_has_names_hashtable: int
+    scope_info_inferred_name_shift: int
+    scope_info_position_slot: int
+    double_hole_nan: int
+    ordered_hash_start: int
+    ordered_hash_map_entry: int
+    ordered_hash_set_entry: int
     v8_version: tuple[int, int, int, int]
-    values: dict[str, int]
     constants: dict[str, int]       # every v8dbg_* constant, for the rarely used ones
     type_names: dict[int, str]      # instance type -> V8 name, e.g. 1057 -> JS_OBJECT_TYPE
     class_names: dict[int, str]     # instance type -> C++ class, e.g. 1057 -> JSObject
@@ -197,17 +336,11 @@ class Layout:
     checked: bool                   # this V8 version was checked against heap snapshots
     facts_used: tuple[str, ...] = field(default=())
 
-    def __getattr__(self, name: str) -> int:
-        try:
-            return self.values[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
     def smi(self, word: int) -> int | None:
         """The value of a tagged Smi word, or None if the word is not a Smi."""
-        if word & ((1 << (self.values["smi_shift_size"] + 1)) - 1):
+        if word & ((1 << (self.smi_shift_size + 1)) - 1):
             return None
-        value = word >> (self.values["smi_shift_size"] + 1)
+        value = word >> (self.smi_shift_size + 1)
         return value - (1 << 32) if value >= 1 << 31 else value
 
     # --- instance type classes -------------------------------------------------------
@@ -283,8 +416,10 @@ def build_layout(binary: NodeBinary, warnings: Warnings | None = None) -> Layout
             "checked against V8 heap snapshots by v8scan; counts may be off"
         )
     # JS receiver types are the highest instance types; JS_PROXY_TYPE is the first of them.
-    return Layout(version, values, dict(constants), type_names, class_names,
-                  values["js_proxy_type"], checked, tuple(sorted(resolver.facts_used)))
+    return Layout(**values, v8_version=version, constants=dict(constants),
+                  type_names=type_names, class_names=class_names,
+                  first_js_receiver_type=values["js_proxy_type"], checked=checked,
+                  facts_used=tuple(sorted(resolver.facts_used)))
 
 
 def _is_instance_type(name: str) -> bool:
