@@ -11,13 +11,14 @@ ends at a root: a closure's or module's context, or the global object.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 
 from .dump import rows_named
 from .results import RetainerPath
 from .scan import HeapScan, find_holders
+from .values import object_start
 
 DEFAULT_HOPS = 8
 
@@ -79,14 +80,22 @@ def retainer_paths(dump, targets: np.ndarray, hops: int = DEFAULT_HOPS,
     return paths.grouped(targets, rooted, namer)
 
 
+class Step(NamedTuple):
+    """One step of a path: its text, and for a context variable the context (named by
+    the closures that use it once all paths are known)."""
+
+    text: str
+    context: int = 0
+
+
 class _PathTree:
     """The steps each target's path has taken, as a tree shared by all targets: path id
-    -> (parent path id, step text), 0 being the empty path."""
+    -> (parent path id, step), 0 being the empty path."""
 
     def __init__(self, targets: int) -> None:
         self.path = np.zeros(targets, dtype=np.int64)
-        self.nodes: list[tuple[int, str]] = [(-1, "")]
-        self._child: dict[tuple[int, str], int] = {}
+        self.nodes: list[tuple[int, Step]] = [(-1, Step(""))]
+        self._child: dict[tuple[int, Step], int] = {}
 
     def extend(self, active: np.ndarray, holders: np.ndarray, slots: np.ndarray,
                namer: "_SlotNamer") -> np.ndarray:
@@ -103,10 +112,10 @@ class _PathTree:
         is_root = np.zeros(len(picked), dtype=bool)
         for i, (parent, holder, slot) in enumerate(zip(
                 parents[picked].tolist(), holders[picked].tolist(), slots[picked].tolist())):
-            text, is_root[i] = namer.describe(holder, slot)
-            next_path[i] = self._child.setdefault((parent, text), len(self.nodes))
+            step, is_root[i] = namer.describe(holder, slot)
+            next_path[i] = self._child.setdefault((parent, step), len(self.nodes))
             if next_path[i] == len(self.nodes):
-                self.nodes.append((parent, text))
+                self.nodes.append((parent, step))
         self.path[active] = next_path[inverse]
         return is_root[inverse]
 
@@ -122,8 +131,8 @@ class _PathTree:
         for group, count, start in zip(groups.tolist(), counts.tolist(), starts.tolist()):
             steps, node = [], group // 2
             while node > 0:
-                parent, text = self.nodes[node]
-                steps.append(namer.finish(text))
+                parent, step = self.nodes[node]
+                steps.append(namer.finish(step))
                 node = parent
             key = (tuple(reversed(steps)), bool(group % 2))
             total, samples = merged.get(key, (0, []))
@@ -132,6 +141,12 @@ class _PathTree:
         return sorted((RetainerPath(count, steps, rooted, tuple(sorted(samples)[:3]))
                        for (steps, rooted), (count, samples) in merged.items()),
                       key=lambda p: (-p.count, p.steps))
+
+
+def target_at(dump, address: int) -> np.ndarray:
+    """The object at `address` (tagged or not) as a target. Raises NotAnObject if no
+    object starts there."""
+    return np.array([object_start(dump.heap, address)], dtype=np.uint64)
 
 
 def targets_named(dump, name: str, jobs: Optional[int] = None) -> np.ndarray:
@@ -188,19 +203,20 @@ class _SlotNamer:
         return np.array([rule(t) for t in unique.tolist()], dtype=bool)[inverse] \
             if len(unique) else np.zeros(len(types), dtype=bool)
 
-    def describe(self, holder: int, at: int) -> tuple[str, bool]:
-        """(step text, whether the path ends at this holder, a root)."""
+    def describe(self, holder: int, at: int) -> tuple[Step, bool]:
+        """(the step, whether the path ends at this holder, a root). A context variable's
+        step names its context, for `finish` to name by the closures that use it."""
+        L = self.layout
         t = self._type(holder)
-        return self._step(holder, at, t), self._is_root_type(t)
+        if L.is_context(t):
+            self._contexts.setdefault(holder, set())
+            index = (at - holder - L.fixed_array_header) // L.tagged_size
+            return Step(self._context_variable(holder, index), holder), True
+        return Step(self._step(holder, at, t)), self._is_root_type(t)
 
     def _step(self, holder: int, at: int, t: int) -> str:
         L, heap = self.layout, self.heap
         offset = at - holder
-        index = (offset - L.fixed_array_header) // L.tagged_size
-        if L.is_context(t):
-            self._contexts.setdefault(holder, set())
-            name = self._context_variable(holder, index)
-            return f"{name} in @context:{holder:#x}"
         if t == L.js_global_object_type:
             return "global"
         if t == L.property_cell_type:  # the value of a global variable
@@ -269,13 +285,13 @@ class _SlotNamer:
         script = self.heap.script_of(sfi)
         return None if script is None else self.heap.script_name(script)
 
-    def finish(self, step: str) -> str:
-        """Fill in the closure that names a context, once `name_contexts` has run."""
-        marker = " in @context:"
-        if marker not in step:
-            return step
-        variable, context = step.split(marker)
-        closures = sorted(self._contexts.get(int(context, 16), ()))
+    def finish(self, step: Step) -> str:
+        """The step's text; a context variable's with the closures that name its context,
+        once `name_contexts` has run."""
+        variable, context = step
+        if not context:
+            return variable
+        closures = sorted(self._contexts.get(context, ()))
         if not closures:
             return f"{variable} in a context no closure uses"
         names = ", ".join(name for name, _ in closures[:5]) + (", ..." if len(closures) > 5 else "")
