@@ -13,7 +13,8 @@ import sys
 import tempfile
 import time
 import traceback
-from typing import Callable, Optional
+from contextlib import contextmanager
+from typing import Callable, Iterator, Optional
 
 import click
 
@@ -90,6 +91,16 @@ def _warn(warnings) -> None:
     from .render import printable
     for w in warnings:
         click.echo(f"v8scan: warning: {printable(w)}", err=True)
+
+
+@contextmanager
+def _opened(core: str, node: Optional[str], force: bool) -> Iterator:
+    """The dump at `core`, opened as every command opens it; its warnings are printed
+    when the command is done with it (an error prints only itself)."""
+    from .dump import open_dump
+    with open_dump(core, node=node, force=force) as dump:
+        yield dump
+        _warn(dump.warnings)
 
 
 def _histogram(dump, quiet: bool, shapes: bool, everything: bool, jobs: Optional[int]):
@@ -189,13 +200,11 @@ def histogram(core, node, force, sort, top, shapes, everything, as_json, quiet, 
       v8scan histogram core.1234 --top 20 --sort count
       v8scan histogram core.1234 --shapes --top 20
     """
-    from .dump import open_dump
     from .render import histogram_json, histogram_text
 
     def action():
-        with open_dump(core, node=node, force=force) as dump:
+        with _opened(core, node, force) as dump:
             h = _histogram(dump, quiet or as_json, shapes, everything, jobs)
-        _warn(h.warnings)
         click.echo(histogram_json(h, sort, top, shapes) if as_json
                    else histogram_text(h, sort, top))
     _run(action, debug)
@@ -287,14 +296,12 @@ def instances(core, name, node, force, shape, limit, as_json, jobs, debug):
       v8scan instances core.1234 RowDataPacket --limit 10
       v8scan instances core.1234 Object --shape id,genreIds
     """
-    from .dump import open_dump
     from .render import instances_json, instances_text
 
     def action():
         props = [p.strip() for p in shape.split(",")] if shape is not None else None
-        with open_dump(core, node=node, force=force) as dump:
+        with _opened(core, node, force) as dump:
             found = dump.instances(name, props, jobs)
-            _warn(dump.warnings)
         if not found:
             raise _nothing_called(name)
         click.echo(instances_json(core, name, found, limit) if as_json
@@ -322,25 +329,20 @@ def retainers(core, target, node, force, hops, as_json, jobs, debug):
       v8scan retainers core.1234 RowDataPacket
       v8scan retainers core.1234 0x2f1e5a9c1e21
     """
-    import numpy as np
-
-    from .dump import open_dump
     from .render import retainers_json, retainers_text
-    from .retainers import retainer_paths, targets_named
-    from .values import object_start
+    from .retainers import retainer_paths, target_at, targets_named
 
     def action():
         looks_like_address = target.strip().lstrip("+-").lower().startswith("0x")
         address = _parse_address(target) if looks_like_address else None
-        with open_dump(core, node=node, force=force) as dump:
+        with _opened(core, node, force) as dump:
             if address is not None:
-                targets = np.array([object_start(dump.heap, address)], dtype=np.uint64)
+                targets = target_at(dump, address)
             else:
                 targets = targets_named(dump, target, jobs)
                 if not len(targets):
                     raise _nothing_called(target)
             paths = retainer_paths(dump, targets, hops, jobs)
-            _warn(dump.warnings)
         click.echo(retainers_json(core, target, paths) if as_json
                    else retainers_text(target, paths))
     _run(action, debug)
@@ -367,14 +369,12 @@ def inspect(core, address, node, force, depth, as_json, debug):
       v8scan inspect core.1234 0x2f1e5a9c1e20
       v8scan inspect core.1234 0x2f1e5a9c1e20 --depth 4 --json
     """
-    from .dump import open_dump
     from .render import inspect_json, inspect_text
 
     def action():
         parsed = _parse_address(address)
-        with open_dump(core, node=node, force=force) as dump:
+        with _opened(core, node, force) as dump:
             value = dump.value(parsed, depth)
-            _warn(dump.warnings)
         click.echo(inspect_json(core, parsed, value) if as_json else inspect_text(value))
     _run(action, debug)
 
@@ -392,13 +392,11 @@ def info(core, node, force, as_json, debug):
     Example:
       v8scan info core.1234
     """
-    from .dump import open_dump
     from .render import info_json, info_text
 
     def action():
-        with open_dump(core, node=node, force=force) as dump:
+        with _opened(core, node, force) as dump:
             details = dump.info()
-            _warn(dump.warnings)
         click.echo(info_json(details) if as_json else info_text(details))
     _run(action, debug)
 
