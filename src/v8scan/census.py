@@ -1,11 +1,20 @@
-"""Sums per-map counts into histogram rows, and compares two histograms.
-
-No V8 knowledge, no I/O; the result types are in results.py.
+"""The census of a dump: histogram rows from the scan's per-map counts (each map named
+once), the objects of chosen rows, the diff of two histograms and new objects between two
+dumps. Goes down to the heap only through the Dump session; results are results.py's.
 """
 
 from __future__ import annotations
 
-from .results import Diff, DiffRow, Histogram, Row, RowKey
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
+
+import numpy as np
+
+from .results import Diff, DiffRow, Histogram, Instance, Row, RowKey
+from .scan import HeapScan, collect_objects
+from .sweep import Progress
+
+if TYPE_CHECKING:
+    from .dump import Dump
 
 
 def aggregate(entries: list[tuple[RowKey, int, int, bool]]) -> list[Row]:
@@ -35,3 +44,155 @@ def diff(before: Histogram, after: Histogram) -> Diff:
             rows.append(row)
     return Diff(before.core, after.core, rows, before.warnings + [
         w for w in after.warnings if w not in before.warnings])
+
+
+def histogram(dump: Dump, progress: Optional[Progress] = None, shapes: bool = False,
+              everything: bool = False, jobs: Optional[int] = None) -> Histogram:
+    """Count and shallow size of the live V8 objects of `dump` by kind and name.
+
+    `shapes` splits JS objects by their own property names, as mdb_v8's
+    ::findjsobjects does; `everything` counts dead objects too; `jobs` as in `scan`.
+    """
+    scan = dump.scan(progress, everything, jobs)
+    entries = [(key, count, size, known) for key, count, size, known in zip(
+        _map_keys(dump, scan, shapes), scan.counts.tolist(), scan.sizes.tolist(),
+        scan.size_known.tolist()) if key is not None]
+    entries.extend((key, 1, size, True) for key, size in zip(
+        _collected_keys(dump, scan, shapes), scan.collected_sizes.tolist()))
+    return Histogram(dump.core.path, dump.binary.node_version or "unknown",
+                     dump.binary.v8_version_string, aggregate(entries), list(dump.warnings))
+
+
+def _map_keys(dump: Dump, scan: HeapScan, shapes: bool) -> list[Optional[RowKey]]:
+    """The histogram row of each map's objects; None where it has no live objects or
+    they are named one by one."""
+    namer = dump.namer
+    keys: list[Optional[RowKey]] = []
+    for map_addr, t, count, per_object in zip(
+            scan.maps.tolist(), scan.instance_types.tolist(), scan.counts.tolist(),
+            scan.per_object.tolist()):
+        if not count or per_object:
+            keys.append(None)
+            continue
+        kind, name = namer.label_map(map_addr, t)
+        shape = namer.map_shape(map_addr) if shapes and namer.has_shape(t) else ()
+        keys.append((kind, name, shape, False))
+    return keys
+
+
+def _collected_keys(dump: Dump, scan: HeapScan, shapes: bool) -> list[RowKey]:
+    """The histogram row of each object named one by one (scan.collected), in order.
+    Functions are named through their SharedFunctionInfo, each once."""
+    if len(scan.collected) == 0:
+        return []
+    L, namer = dump.layout, dump.namer
+    maps, types = dump.maps_of(scan, scan.collected)
+    is_function = (types >= L.js_function_type) & (types <= L.last_js_function_type)
+    keys: list = [None] * len(scan.collected)
+    shared, _ = dump.core.memory.u64_many(
+        scan.collected[is_function] + np.uint64(L.js_function_shared))
+    unique, inverse = np.unique(shared, return_inverse=True)
+    named = [("closure", namer.function_name(sfi - 1 if sfi & 3 == 1 else None), (), False)
+             for sfi in unique.tolist()]
+    for i, j in zip(np.flatnonzero(is_function).tolist(), inverse.tolist()):
+        keys[i] = named[j]
+    objects, maps, types = (a[~is_function].tolist() for a in (scan.collected, maps, types))
+    for i, obj, map_addr, t in zip(np.flatnonzero(~is_function).tolist(), objects, maps,
+                                   types):
+        kind, name = namer.label_object(obj, map_addr, t)
+        shape, dictionary = ((), False)
+        if shapes and namer.has_shape(t):
+            shape, dictionary = namer.object_shape(obj, map_addr)
+        keys[i] = (kind, name, shape, dictionary)
+    return keys
+
+
+def objects_by_row(dump: Dump, select: Callable[[RowKey], bool], shapes: bool = False,
+                   everything: bool = False, jobs: Optional[int] = None
+                   ) -> dict[RowKey, tuple[np.ndarray, np.ndarray]]:
+    """(addresses, sizes) of the objects of every histogram row `select` accepts (rows
+    keyed as Row.key(), with `shapes` and `everything` as in `histogram`), in address
+    order. One sweep over the heap for all rows."""
+    scan = dump.scan(everything=everything, jobs=jobs)
+    map_keys = _map_keys(dump, scan, shapes)
+    chosen = sorted({key for key in map_keys if key is not None and select(key)})
+    index = {key: i for i, key in enumerate(chosen)}
+    row_of_map = np.array([-1 if key is None else index.get(key, -1) for key in map_keys],
+                          dtype=np.int64)
+    parts: dict[RowKey, list[tuple[np.ndarray, np.ndarray]]] = {}
+    if chosen:
+        addresses, sizes = collect_objects(dump.core.memory, scan, row_of_map >= 0, jobs)
+        rows = row_of_map[np.searchsorted(scan.maps, dump.maps_of(scan, addresses)[0])]
+        order = np.argsort(rows, kind="stable")
+        bounds = np.searchsorted(rows[order], np.arange(len(chosen) + 1))
+        for i, key in enumerate(chosen):
+            picked = order[bounds[i]:bounds[i + 1]]
+            parts[key] = [(addresses[picked], sizes[picked])]
+    accepted: dict[RowKey, bool] = {}
+    by_key: dict[RowKey, list[int]] = {}
+    for i, key in enumerate(_collected_keys(dump, scan, shapes)):
+        if key not in accepted:
+            accepted[key] = select(key)
+        if accepted[key]:
+            by_key.setdefault(key, []).append(i)
+    for key, picked in by_key.items():
+        parts.setdefault(key, []).append((scan.collected[picked],
+                                          scan.collected_sizes[picked]))
+    result = {}
+    for key, pieces in parts.items():
+        addresses = np.concatenate([a for a, _ in pieces])
+        sizes = np.concatenate([s for _, s in pieces])
+        order = np.argsort(addresses, kind="stable")
+        result[key] = (addresses[order], sizes[order])
+    return result
+
+
+def instances(dump: Dump, name: str, shape: Optional[Sequence[str]] = None,
+              jobs: Optional[int] = None) -> list[Instance]:
+    """Every live object named `name` (a constructor or function name as `histogram`
+    shows it, or a kind such as "string"), in address order. With `shape`, only JS
+    objects whose own property names are exactly these (in order; a dictionary-mode
+    object's sorted)."""
+    found = []
+    for (kind, label, _, _), (addresses, sizes) in objects_by_row(
+            dump, rows_named(name, shape), shapes=shape is not None, jobs=jobs).items():
+        found.extend(Instance(a, s, kind, label)
+                     for a, s in zip(addresses.tolist(), sizes.tolist()))
+    return sorted(found)
+
+
+def rows_named(name: str, shape: Optional[Sequence[str]] = None) -> Callable[[RowKey], bool]:
+    """Which histogram rows `name` means: those with that name (a constructor, function or
+    V8 type) or kind; with `shape`, only those with exactly these own property names."""
+    wanted_shape = None if shape is None else tuple(shape)
+
+    def select(key: RowKey) -> bool:
+        kind, label, properties, _ = key
+        return name in (label, kind) and (wanted_shape is None or properties == wanted_shape)
+    return select
+
+
+def growth_samples(before: Dump, after: Dump, keys: Sequence[RowKey], per_row: int,
+                   shapes: bool = False, everything: bool = False,
+                   jobs: Optional[int] = None) -> dict[RowKey, list[int]]:
+    """Up to `per_row` addresses, in `after`, of objects of each row (keys as Row.key()) at
+    addresses that held no object of that row in `before`, spread evenly over them.
+
+    Both cores must come from one process. An object the GC moved between the two counts
+    as new; an object new at the address of one that died does not."""
+    wanted = set(keys)
+    old = objects_by_row(before, wanted.__contains__, shapes, everything, jobs)
+    new = objects_by_row(after, wanted.__contains__, shapes, everything, jobs)
+    none = (np.zeros(0, dtype=np.uint64),)
+    return {key: sample_new(old.get(key, none)[0], new.get(key, none)[0], per_row)
+            for key in keys}
+
+
+def sample_new(old: np.ndarray, new: np.ndarray, count: int) -> list[int]:
+    """Up to `count` of the sorted addresses `new` that are not in `old`, spread evenly."""
+    fresh = np.setdiff1d(new, old, assume_unique=True)
+    if len(fresh) > count:
+        fresh = fresh[np.unique(np.linspace(0, len(fresh) - 1, count).round().astype(np.int64))]
+    return fresh.tolist()
+
+

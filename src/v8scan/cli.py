@@ -232,7 +232,8 @@ def diff(before, after, node, force, sort, samples, top, shapes, everything, as_
       v8scan diff core.1234 core.5678 --top 5 --samples 3
     """
     from .census import diff as diff_histograms
-    from .dump import build_mismatch, growth_samples, open_dump
+    from .census import growth_samples
+    from .dump import build_mismatch, open_dump
     from .render import diff_json, diff_text
 
     def action():
@@ -405,13 +406,13 @@ def _explain_leak(old, new, leader, seconds: float) -> None:
     """The demo's last step: one new object of the leading row, and what holds them all."""
     import numpy as np
 
-    from .dump import sample_new
+    from .census import objects_by_row, sample_new
     from .render import inspect_text, retainers_text
     from .retainers import retainer_paths
 
     click.echo(f"\nThe leak: {leader.name} grew by {leader.count_delta:+,} objects "
                f"({leader.size_delta:+,} bytes) in {seconds:g} s.")
-    before, targets = (dump.objects_by_row(lambda key: key == leader.key)
+    before, targets = (objects_by_row(dump, lambda key: key == leader.key)
                        .get(leader.key, (np.zeros(0, dtype=np.uint64),))[0]
                        for dump in (old, new))
     sample = sample_new(before, targets, 1)

@@ -15,7 +15,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from .dump import rows_named
+from .census import objects_by_row, rows_named
 from .results import RetainerPath
 from .scan import HeapScan, find_holders
 from .values import object_start
@@ -153,7 +153,7 @@ def targets_named(dump, name: str, jobs: Optional[int] = None) -> np.ndarray:
     """Addresses of the live objects called `name` (as `Dump.instances` matches it) of
     the most common kind among them: "Job" means the Job objects, not also the class Job."""
     by_kind: dict[str, list[np.ndarray]] = {}
-    for (kind, _, _, _), (addresses, _) in dump.objects_by_row(rows_named(name),
+    for (kind, _, _, _), (addresses, _) in objects_by_row(dump, rows_named(name),
                                                                jobs=jobs).items():
         by_kind.setdefault(kind, []).append(addresses)
     if not by_kind:
