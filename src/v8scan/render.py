@@ -1,12 +1,25 @@
-"""Text tables and JSON for histograms, diffs and info. The JSON contract lives here only.
+"""Text tables and JSON of every command's results. The JSON contract lives here only, and
+tests/golden/ holds one rendering of each (tests/test_units.py checks them):
 
 histogram --json: {"core", "node_version", "rows": [{"kind", "name", "count", "size"}]}
 diff --json:      {"before", "after", "rows": [{"kind", "name", "count_before", "count_after",
                    "count_delta", "size_before", "size_after", "size_delta"}]}; with
                   --samples, sampled rows also have "samples": ["0x..."]
-With --shapes, every row also has "properties": [own property names] (empty for objects
-without any, and for rows that are not JS objects) and "dictionary": true when the names
-come from a dictionary-mode object.
+  With --shapes, every row of both also has "properties": [own property names] (empty for
+  objects without any, and for rows that are not JS objects) and "dictionary": true when
+  the names come from a dictionary-mode object.
+info --json:      {"core", "core_bytes", "process_name", "process_args", "node_binary",
+                   "build_id", "build_id_matches" (true, false or null: not verifiable),
+                   "node_version", "v8_version", "version_checked", "segments",
+                   "memory_bytes", "heap_pages", "heap_bytes", "young_bytes",
+                   "missing_bytes", "missing_heap_pages"}
+instances --json: {"core", "name", "count", "instances": [{"address": "0x...", "size",
+                   "kind", "name"}]} (count is of all; instances as many as --limit)
+retainers --json: {"core", "target", "paths": [{"count", "steps": [nearest holder first],
+                   "rooted", "samples": ["0x..."]}]}
+inspect --json:   {"core", "address": "0x...", "value": a value tree (values.py): every
+                   node has a "type"}
+Text from the core is escaped in text output (printable); JSON escapes it by itself.
 """
 
 from __future__ import annotations
