@@ -183,7 +183,7 @@ class Heap:
             flags = self.smi_field(scope_info, tagged)
         else:
             flags = self.memory.u32(scope_info + tagged)
-        count = self.smi_field(scope_info, tagged * (1 + L.scope_info_context_local_count))
+        count = self.context_local_count(scope_info)
         if flags is None or count is None or count < 0:
             return None
         inlined = count < L.scope_info_max_inlined_names
@@ -196,6 +196,21 @@ class Heap:
         if receiver >= 0 and (flags >> receiver) & 3 in (1, 2):  # STACK or CONTEXT
             index += 1
         return flags, index
+
+    def context_local_count(self, scope_info: int) -> Optional[int]:
+        """How many variables a ScopeInfo's context holds, or None."""
+        L = self.layout
+        return self.smi_field(scope_info, L.tagged_size * (1 + L.scope_info_context_local_count))
+
+    def context_local_name(self, scope_info: int, local: int) -> Optional[str]:
+        """The name of context variable `local` when a ScopeInfo keeps the names inline
+        (fewer than ScopeInfo_max_inlined_local_names of them), or None."""
+        L = self.layout
+        count = self.context_local_count(scope_info)
+        if count is None or not 0 <= local < count or count >= L.scope_info_max_inlined_names:
+            return None
+        name = self.pointer(scope_info, L.tagged_size * (1 + L.scope_info_first_vars + local))
+        return None if name is None else self.string(name)
 
     def function_start(self, sfi: int) -> Optional[int]:
         """SharedFunctionInfo::StartPosition(): from the ScopeInfo of a compiled function,
@@ -288,10 +303,20 @@ class Heap:
         if descriptors is None:
             return
         for i in range(count):
-            entry = descriptors + L.descriptor_array_header + i * L.descriptor_size * L.tagged_size
+            entry = self.descriptor_entry(descriptors, i)
             key = self.pointer(entry, L.descriptor_key * L.tagged_size)
             if key is not None:
                 yield key, self.smi_field(entry, L.descriptor_details * L.tagged_size), entry
+
+    def descriptor_entry(self, descriptors, index):
+        """Address of entry `index` of the DescriptorArray at `descriptors` (untagged): on
+        ints, or on uint64 and int64 arrays alike (for the bulk readers)."""
+        L = self.layout
+        stride = L.descriptor_size * L.tagged_size
+        if isinstance(index, np.ndarray):
+            return (np.asarray(descriptors, dtype=np.uint64) + np.uint64(L.descriptor_array_header)
+                    + index.astype(np.uint64) * np.uint64(stride))
+        return descriptors + L.descriptor_array_header + index * stride
 
     def field_key(self, map_addr: int, field_index: int) -> Optional[int]:
         """The key of the own data property kept in field `field_index` (in-object fields

@@ -249,23 +249,12 @@ class _SlotNamer:
         return None if key is None else self.namer.property_name(key)
 
     def _context_variable(self, context: int, slot: int) -> str:
-        """The name of context slot `slot` from the context's ScopeInfo (context locals
-        follow the header slots), or `<slot N>`."""
-        L, heap = self.layout, self.heap
-        scope_info = heap.pointer(context, L.fixed_array_header)  # slot 0
-        if scope_info is None:
-            return f"<slot {slot}>"
-        count = heap.smi_field(scope_info, L.tagged_size * (1 + L.scope_info_context_local_count))
-        if count is None or count >= L.scope_info_max_inlined_names:
-            return f"<slot {slot}>"
-        for header in (2, 3):  # with or without the context extension slot
-            local = slot - header
-            if 0 <= local < count:
-                name = heap.pointer(scope_info, L.tagged_size * (1 + L.scope_info_first_vars + local))
-                text = heap.string(name) if name is not None else None
-                if text and header == 2:
-                    return text
-        return f"<slot {slot}>"
+        """The name of context slot `slot` from the context's ScopeInfo (slot 0; context
+        locals follow the two header slots), or `<slot N>`."""
+        L = self.layout
+        scope_info = self.heap.pointer(context, L.fixed_array_header)
+        name = None if scope_info is None else self.heap.context_local_name(scope_info, slot - 2)
+        return name or f"<slot {slot}>"
 
     def name_contexts(self, scan: HeapScan, jobs: Optional[int]) -> None:
         """Name each context reached by a closure that uses it: one more sweep for all."""
