@@ -82,7 +82,7 @@ def make_core(node: str, workdir: Path, core_limit: Optional[int] = None) -> str
     try:
         if proc.stdout.readline().strip() != "ready":
             raise RuntimeError("the hostile scenario did not start")
-        if not _pattern_writes_files():
+        if not pattern_writes_files():
             from v8scan.demo import take_core
             return take_core(shutil.which("gcore") or "gcore", proc.pid, str(workdir / "core"))
         proc.send_signal(signal.SIGABRT)
@@ -97,7 +97,7 @@ def make_core(node: str, workdir: Path, core_limit: Optional[int] = None) -> str
     raise RuntimeError(f"the kernel wrote no core into {workdir}")
 
 
-def _pattern_writes_files() -> bool:
+def pattern_writes_files() -> bool:
     try:
         pattern = Path("/proc/sys/kernel/core_pattern").read_text().strip()
     except OSError:
@@ -110,7 +110,7 @@ def describe(path: str, node: str) -> FuzzCore:
     import numpy as np
 
     import v8scan
-    from v8scan.binary import _cache_path
+    from v8scan.binary import cache_path
     from v8scan.core import ELF64_PHDR, PT_NOTE
     from v8scan.pages import find_pages
 
@@ -127,7 +127,7 @@ def describe(path: str, node: str) -> FuzzCore:
         sessions = dump.instances("Session")
         return FuzzCore(path, node, os.path.getsize(path), (0, phoff + len(headers) * 56),
                         notes, heap, sessions[len(sessions) // 2].address,
-                        _cache_path(dump.binary.build_id))
+                        cache_path(dump.binary.build_id))
 
 
 def _read(path: str, offset: int, size: int) -> bytes:

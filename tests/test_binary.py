@@ -103,7 +103,7 @@ def test_cache_entries_are_private_and_checked(tmp_path, monkeypatch):
         doc = json.loads(json.dumps(saved))
         change(doc)
         if resign:  # an attacker recomputes the checksum
-            doc["sha256"] = binary_module._checksum(doc)
+            doc["sha256"] = binary_module.checksum(doc)
         entry.write_text(json.dumps(doc))
         warnings = Warnings()
         got = read_node_binary(NODE, warnings=warnings, check=build_layout)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import v8scan
+
+from .conftest import run_cli
 
 
 def test_grown_constructor_leads_the_diff(census_cores):
@@ -22,9 +22,7 @@ def test_grown_constructor_leads_the_diff(census_cores):
 
 
 def test_diff_cli_json(census_cores):
-    out = subprocess.run([sys.executable, "-m", "v8scan", "diff", census_cores.before,
-                          census_cores.after, "--json", "--top", "3"],
-                         capture_output=True, text=True)
+    out = run_cli("diff", census_cores.before, census_cores.after, "--json", "--top", "3")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert set(doc) == {"before", "after", "rows"}
@@ -36,9 +34,8 @@ def test_diff_cli_json(census_cores):
 
 
 def test_diff_shapes_cli_json(census_cores):
-    out = subprocess.run([sys.executable, "-m", "v8scan", "diff", census_cores.before,
-                          census_cores.after, "--shapes", "--json", "--top", "5"],
-                         capture_output=True, text=True)
+    out = run_cli("diff", census_cores.before, census_cores.after, "--shapes", "--json",
+                  "--top", "5")
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)["rows"]
     assert all({"properties", "dictionary"} <= set(r) for r in rows)
@@ -48,9 +45,8 @@ def test_diff_shapes_cli_json(census_cores):
 
 
 def test_samples_are_new_objects_of_the_row(census_cores):
-    out = subprocess.run([sys.executable, "-m", "v8scan", "diff", census_cores.before,
-                          census_cores.after, "--json", "--top", "4", "--samples", "5"],
-                         capture_output=True, text=True)
+    out = run_cli("diff", census_cores.before, census_cores.after, "--json", "--top", "4",
+                  "--samples", "5")
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)["rows"]
     sampled = [r for r in rows if r["count_delta"] > 0]
@@ -71,8 +67,7 @@ def test_samples_are_new_objects_of_the_row(census_cores):
 def test_a_diff_of_two_node_builds_warns(census_cores, version_cores):
     """Cores of different Node versions are no two moments of one process: say so."""
     from .nodes import DEFAULT_VERSION
-    out = subprocess.run([sys.executable, "-m", "v8scan", "diff", census_cores.before,
-                          version_cores.before, "--top", "1"], capture_output=True, text=True)
+    out = run_cli("diff", census_cores.before, version_cores.before, "--top", "1")
     assert out.returncode == 0, out.stderr
     warned = "different node builds" in out.stderr
     assert warned == (version_cores.version != DEFAULT_VERSION), out.stderr

@@ -116,7 +116,7 @@ def test_names_from_the_core_reach_the_terminal_escaped(fuzz_core):
 def test_a_core_cut_by_the_kernel_is_analysed(fuzz_core, tmp_path):
     """A real kernel core cut short by `ulimit -c` (RLIMIT_CORE) at 90% of what it writes."""
     target, _, _ = fuzz_core
-    if not fuzzing._pattern_writes_files():
+    if not fuzzing.pattern_writes_files():
         pytest.skip("the kernel's core_pattern writes no core files on this machine")
     written = os.stat(target.path).st_blocks * 512  # the kernel leaves holes unwritten
     path = fuzzing.make_core(target.node, tmp_path, core_limit=int(written * 0.9))

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import v8scan
 from v8scan import _scan_py, scanrules, sweep
 from v8scan.pages import heap_areas
-from v8scan.scan import _scan_params, _size_rules
+from v8scan.scan import scan_params, size_rules
 
 _scan = pytest.importorskip("v8scan._scan", reason="the compiled scanner is not built")
 
@@ -24,10 +24,10 @@ def prepared(version_cores):
     areas, _ = heap_areas(memory, layout)
     sizes = np.array([(memory.u8(int(m) + layout.map_instance_size_in_words) or 0) * 8
                       for m in scan.maps], dtype=np.int64)
-    kinds, fixed, flags = _size_rules(layout, scan.instance_types, sizes)
+    kinds, fixed, flags = size_rules(layout, scan.instance_types, sizes)
     flags[::3] |= scanrules.MAP_COLLECT
     yield (memory.as_array(), areas, scan.maps + np.uint64(1), kinds, fixed, flags,
-           _scan_params(layout), memory.segment_table(), layout)
+           scan_params(layout), memory.segment_table(), layout)
     dump.close()
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from v8scan import _scan_py, census, facts, scanrules
-from v8scan.cli import _parse_address
-from v8scan.core import Segment, _without_overlaps
+from v8scan.cli import parse_address
+from v8scan.core import Segment, without_overlaps
 from v8scan.errors import V8ScanError
-from v8scan.layout import REQUIRED, _implausible
+from v8scan.layout import REQUIRED, implausible_values
 from v8scan.render import diff_text, histogram_text, printable
 from v8scan.results import Histogram, Row
 
@@ -27,18 +27,18 @@ def test_printable_escapes_what_steers_a_terminal():
 
 
 def test_addresses_parse_or_fail_in_one_way():
-    assert _parse_address("0x2f1e5a9c1e20") == 0x2F1E5A9C1E20
-    assert _parse_address(" 0XFF ") == 0xFF
+    assert parse_address("0x2f1e5a9c1e20") == 0x2F1E5A9C1E20
+    assert parse_address(" 0XFF ") == 0xFF
     for bad in ("0x10000000000000000", "-0x10", "123", "0x", "0xgg", "Session"):
         with pytest.raises(V8ScanError):
-            _parse_address(bad)
+            parse_address(bad)
 
 
 def test_overlapping_segments_are_cut_not_duplicated():
     a = Segment(0x1000, 0x3000, 0, 0x3000, 6)
     b = Segment(0x2000, 0x3000, 0x3000, 0x3000, 6)   # starts inside a
     c = Segment(0x1800, 0x800, 0x6000, 0x800, 6)     # wholly inside a
-    kept, cut = _without_overlaps([b, c, a], "vaddr", "memsz")
+    kept, cut = without_overlaps([b, c, a], "vaddr", "memsz")
     assert cut == 2
     assert kept == [a, Segment(0x4000, 0x1000, 0x5000, 0x1000, 6)]  # b from a's end on
 
@@ -47,12 +47,12 @@ def test_layout_bounds():
     good = {key: 1 for key in REQUIRED}
     good.update(tagged_size=8, smi_shift_size=31, page_alignment=1 << 18,
                 random_address_max=1 << 46, double_hole_nan=0xFFF7FFFFFFF7FFFF)
-    assert _implausible(good) == []
+    assert implausible_values(good) == []
     for key, value in (("map_instance_type", 4096), ("page_alignment", 8),
                        ("page_alignment", (1 << 18) + 1), ("tagged_size", 4),
                        ("js_function_type", 1 << 16), ("js_elements", -1)):
-        assert _implausible({**good, key: value}) == [key], (key, value)
-    assert _implausible({**good, "chunk_metadata": -1}) == []  # "no such thing" allowed
+        assert implausible_values({**good, key: value}) == [key], (key, value)
+    assert implausible_values({**good, "chunk_metadata": -1}) == []  # "no such thing" allowed
 
 
 def test_facts_have_sources_and_one_value_per_version():

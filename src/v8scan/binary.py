@@ -126,11 +126,13 @@ def read_node_binary(path: str, use_cache: bool = True,
     return binary
 
 
-def _cache_path(build_id: str) -> str:
+def cache_path(build_id: str) -> str:
+    """The cache entry of the build `build_id`."""
     return os.path.join(cache_dir(), "binaries", f"{build_id}.json")
 
 
-def _checksum(entry: dict) -> str:
+def checksum(entry: dict) -> str:
+    """The SHA-256 a cache entry carries: of its content, the checksum left out."""
     content = {k: v for k, v in entry.items() if k != "sha256"}
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
@@ -138,7 +140,7 @@ def _checksum(entry: dict) -> str:
 def _from_cache(path: str, build_id: str, size: int) -> NodeBinary | str:
     """The cached reading of this build; else why there is none ("" if there is no
     entry, a reason if there is one that fails its checks)."""
-    entry_path = _cache_path(build_id)
+    entry_path = cache_path(build_id)
     try:
         with open(entry_path, "rb") as f:
             info = os.fstat(f.fileno())
@@ -153,7 +155,7 @@ def _from_cache(path: str, build_id: str, size: int) -> NodeBinary | str:
         return f"unreadable: {exc}"
     if not isinstance(saved, dict) or saved.get("format") != CACHE_FORMAT:
         return "another format"
-    if saved.get("sha256") != _checksum(saved):
+    if saved.get("sha256") != checksum(saved):
         return "its checksum does not match"
     if saved.get("build_id") != build_id or saved.get("binary_size") != size:
         return "it describes another file"
@@ -175,12 +177,12 @@ def _from_cache(path: str, build_id: str, size: int) -> NodeBinary | str:
 def _to_cache(binary: NodeBinary, size: int) -> None:
     """Save the reading atomically (a temporary file, then a rename), readable by this user
     only; a cache that cannot be written is simply not used."""
-    target = _cache_path(binary.build_id or "")
+    target = cache_path(binary.build_id or "")
     saved = {"format": CACHE_FORMAT, "build_id": binary.build_id, "binary_size": size,
              "node_version": binary.node_version,
              "v8_version": list(binary.v8_version) if binary.v8_version else None,
              "constants": binary.constants}
-    saved["sha256"] = _checksum(saved)
+    saved["sha256"] = checksum(saved)
     temporary = None
     try:
         os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)

@@ -254,7 +254,7 @@ def diff(before, after, node, force, sort, samples, top, shapes, everything, as_
 ADDRESS = re.compile(r"^[+-]?0x[0-9a-f]+$", re.IGNORECASE)
 
 
-def _parse_address(text: str) -> int:
+def parse_address(text: str) -> int:
     """The address `text` names (0x..., as `instances` prints them). Raises V8ScanError
     for anything else, a negative number or one beyond 64 bits."""
     from .errors import V8ScanError
@@ -335,7 +335,7 @@ def retainers(core, target, node, force, hops, as_json, jobs, debug):
 
     def action():
         looks_like_address = target.strip().lstrip("+-").lower().startswith("0x")
-        address = _parse_address(target) if looks_like_address else None
+        address = parse_address(target) if looks_like_address else None
         with _opened(core, node, force) as dump:
             if address is not None:
                 targets = target_at(dump, address)
@@ -373,7 +373,7 @@ def inspect(core, address, node, force, depth, as_json, debug):
     from .render import inspect_json, inspect_text
 
     def action():
-        parsed = _parse_address(address)
+        parsed = parse_address(address)
         with _opened(core, node, force) as dump:
             value = dump.value(parsed, depth)
         click.echo(inspect_json(core, parsed, value) if as_json else inspect_text(value))

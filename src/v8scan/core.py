@@ -238,8 +238,8 @@ class CoreFile:
                 continue
             kept.append(Segment(vaddr, memsz, offset, filesz, flags))
         # In a real core no two segments share memory or file bytes; cut away what does.
-        segments, cut_in_memory = _without_overlaps(kept, "vaddr", "memsz")
-        segments, cut_in_file = _without_overlaps(segments, "offset", "filesz")
+        segments, cut_in_memory = without_overlaps(kept, "vaddr", "memsz")
+        segments, cut_in_file = without_overlaps(segments, "offset", "filesz")
         overlapping = cut_in_memory + cut_in_file
         if damaged or overlapping:
             self.warnings.add(
@@ -317,7 +317,7 @@ class CoreFile:
         self.close()
 
 
-def _without_overlaps(segments: list[Segment], start: str,
+def without_overlaps(segments: list[Segment], start: str,
                       size: str) -> tuple[list[Segment], int]:
     """`segments` in order of `start` ("vaddr" or "offset"), each cut to begin where the
     ones before it end (by `size`, "memsz" or "filesz"), and how many were cut."""

@@ -389,10 +389,10 @@ def build_layout(binary: NodeBinary, warnings: Warnings | None = None) -> Layout
     if missing:
         raise LayoutError(binary.path,
                           [f"{name} (V8 {binary.v8_version_string})" for name in missing])
-    implausible = _implausible(values)
-    if implausible:
+    wrong = implausible_values(values)
+    if wrong:
         raise LayoutError(binary.path, [f"a plausible {REQUIRED[key]} (it says {values[key]})"
-                                        for key in implausible])
+                                        for key in wrong])
     type_names, class_names = {}, {}
     for name, value in constants.items():
         found = TYPE_SYMBOL.match(name)
@@ -426,7 +426,7 @@ def _is_instance_type(name: str) -> bool:
     return name.startswith("type_") or name.endswith(("Type", "_TYPE"))
 
 
-def _implausible(values: dict[str, int]) -> list[str]:
+def implausible_values(values: dict[str, int]) -> list[str]:
     """The layout values outside their sanity bounds."""
     wrong = []
     for key, value in values.items():

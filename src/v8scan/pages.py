@@ -126,12 +126,12 @@ def find_allocation_areas(memory: AddressSpace, layout: Layout, pages: list[Heap
             continue
         page = pages[i]
         if page.area_start <= start and top <= page.area_end and limit <= page.base + page_size \
-                and not _stale_whole_page_area(memory, layout, page, start, top):
+                and not stale_whole_page_area(memory, layout, page, start, top):
             found.setdefault((start, top, limit), AllocationArea(page, start, top, limit))
     return list(found.values())
 
 
-def _stale_whole_page_area(memory: AddressSpace, layout: Layout, page: HeapPage, start: int,
+def stale_whole_page_area(memory: AddressSpace, layout: Layout, page: HeapPage, start: int,
                            top: int) -> bool:
     """Whether an old-generation area that would span its page from the area start, with
     nothing allocated yet, is a stale copy (e.g. in a freed compaction space's memory). V8

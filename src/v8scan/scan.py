@@ -93,11 +93,11 @@ def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
         candidates = np.concatenate(sweeper.run(impl.find_maps, [
             ((data, segments[a:b], meta, map_size), n) for a, b, n in groups], WEIGHT_MAPS))
         maps, types, sizes = _valid_maps(memory, layout, np.union1d(candidates, meta))
-        kinds, fixed, flags = _size_rules(layout, types, sizes)
+        kinds, fixed, flags = size_rules(layout, types, sizes)
         if everything:  # step into free space instead of over it
             kinds[(flags & rules.MAP_FILLER) != 0] = rules.SIZE_UNKNOWN
         per_object = np.zeros(len(maps), dtype=bool) if collect is None else collect(maps, types)
-        walk_rules = (kinds, fixed, flags, _scan_params(layout))  # for later walks
+        walk_rules = (kinds, fixed, flags, scan_params(layout))  # for later walks
         flags = flags | np.where(per_object, rules.MAP_COLLECT, 0).astype(np.uint8)
         fixed_args = (data, segments, maps + np.uint64(1), kinds, fixed, flags, walk_rules[3])
         counts = np.zeros(len(maps), dtype=np.int64)
@@ -223,7 +223,7 @@ def _valid_maps(memory: AddressSpace, layout: Layout, candidates: np.ndarray):
             words[keep].astype(np.int64) * layout.tagged_size)
 
 
-def _size_rules(layout: Layout, types: np.ndarray, instance_sizes: np.ndarray):
+def size_rules(layout: Layout, types: np.ndarray, instance_sizes: np.ndarray):
     """Per map: how to size its objects, the fixed size, and scanner flags."""
     n = len(types)
     kinds = np.full(n, rules.SIZE_UNKNOWN, dtype=np.uint8)
@@ -258,7 +258,8 @@ def _size_kind(layout: Layout, t: int, instance_size: int) -> int:
     return by_type.get(t, rules.SIZE_UNKNOWN)
 
 
-def _scan_params(layout: Layout) -> rules.ScanParams:
+def scan_params(layout: Layout) -> rules.ScanParams:
+    """Where the walk finds what it reads, from the layout."""
     return rules.ScanParams(
         tagged_size=layout.tagged_size,
         header_size=layout.fixed_array_header,
