@@ -14,8 +14,8 @@ import numpy as np
 
 from v8scan import _scan_py as k
 from v8scan.pages import find_pages, heap_areas
-from v8scan.scan import _scan_params, _size_rules, _valid_maps
-from v8scan.sweep import row_groups
+from v8scan.scan import scan_params, size_rules, _valid_maps
+from v8scan.sweep import area_groups
 
 BATCH_BYTES = 64 << 20
 
@@ -31,8 +31,8 @@ def numpy_scan(dump) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     map_size = memory.u8(int(meta[0]) + layout.map_instance_size_in_words) * layout.tagged_size
     candidates = np.concatenate([_maps(words, areas[b], meta, map_size) for b in batches])
     maps, types, sizes = _valid_maps(memory, layout, np.union1d(candidates, meta))
-    kinds, fixed, flags = _size_rules(layout, types, sizes)
-    p = _scan_params(layout)
+    kinds, fixed, flags = size_rules(layout, types, sizes)
+    p = scan_params(layout)
     counts = np.zeros(len(maps), dtype=np.int64)
     totals = np.zeros(len(maps), dtype=np.int64)
     for b in batches:
@@ -43,7 +43,7 @@ def numpy_scan(dump) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _batches(areas: np.ndarray) -> list[slice]:
-    return [slice(a, b) for a, b in row_groups(areas, BATCH_BYTES)]
+    return [slice(a, b) for a, b in area_groups(areas, BATCH_BYTES)]
 
 
 def _word_index(rows: np.ndarray):

@@ -40,21 +40,21 @@ def test_fixture_classes_are_exact_in_count_and_bytes(version_cores):
         assert rows[key].count >= made  # the snapshot also counts e.g. the prototype
 
 
-def dropped_count(core: str, everything: bool) -> int:
+def dropped_count(core: str, include_dead: bool) -> int:
     with v8scan.open_dump(core) as dump:
-        rows = dump.histogram(everything=everything).rows
+        rows = dump.histogram(include_dead=include_dead).rows
     return sum(r.count for r in rows if (r.kind, r.name) == ("object", "Dropped"))
 
 
 def test_dropped_objects_are_not_counted(version_cores):
     assert ("object", "Dropped") not in version_cores.census  # V8 holds none of them
-    assert dropped_count(version_cores.before, everything=False) <= DROPPED // 100
+    assert dropped_count(version_cores.before, include_dead=False) <= DROPPED // 100
 
 
 def test_dropped_bodies_are_in_the_core(census_cores):
     """The test above means something: on the default version the dead bodies are really
     in the core (how many V8 leaves depends on the version), and --all counts them."""
-    assert dropped_count(census_cores.before, everything=True) >= DROPPED // 10
+    assert dropped_count(census_cores.before, include_dead=True) >= DROPPED // 10
 
 
 def test_shapes_match_the_snapshot_exactly(version_cores):

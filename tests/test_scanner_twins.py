@@ -96,7 +96,7 @@ def test_split_rows_overlap_finds_every_allocation_area_once(prepared):
     data, areas, _, _, _, _, _, segments, _ = prepared
     args = (int(areas[:, 0].min()), int((areas[:, 0] + areas[:, 2]).max()), 1 << 18)
     whole = _scan.find_allocation_areas(data, segments, *args)
-    pieces = sweep.split_rows(segments, 4096 + 8, overlap=16)
+    pieces = sweep.split_areas(segments, 4096 + 8, overlap=16)
     cut = np.concatenate([_scan.find_allocation_areas(data, pieces[i:i + 1], *args)
                           for i in range(len(pieces))])
     np.testing.assert_array_equal(cut, whole)

@@ -2,19 +2,19 @@ import numpy as np
 
 from .scanrules import ScanParams
 
-def find_meta_maps(data: np.ndarray, segments: np.ndarray, map_type: int,
+def find_meta_maps(data: np.ndarray, areas: np.ndarray, map_type: int,
                    instance_type_offset: int) -> np.ndarray: ...
-def find_maps(data: np.ndarray, segments: np.ndarray, meta_maps: np.ndarray,
+def find_maps(data: np.ndarray, areas: np.ndarray, meta_maps: np.ndarray,
               map_size: int) -> np.ndarray: ...
-def find_allocation_areas(data: np.ndarray, segments: np.ndarray, lo: int, hi: int,
+def find_allocation_areas(data: np.ndarray, areas: np.ndarray, lo: int, hi: int,
                           max_span: int) -> np.ndarray: ...
-def count_objects(data: np.ndarray, segments: np.ndarray, map_keys: np.ndarray,
+def count_objects(data: np.ndarray, areas: np.ndarray, map_keys: np.ndarray,
                   size_kind: np.ndarray, fixed_size: np.ndarray, map_flags: np.ndarray,
                   params: ScanParams, start: int = ..., stop: int = ...
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
-def containing_objects(data: np.ndarray, segments: np.ndarray, map_keys: np.ndarray,
+def containing_objects(data: np.ndarray, areas: np.ndarray, map_keys: np.ndarray,
                        size_kind: np.ndarray, fixed_size: np.ndarray, map_flags: np.ndarray,
                        params: ScanParams, addresses: np.ndarray,
-                       rows: np.ndarray) -> np.ndarray: ...
-def find_words(data: np.ndarray, segments: np.ndarray,
+                       area_of: np.ndarray) -> np.ndarray: ...
+def find_words(data: np.ndarray, areas: np.ndarray,
                targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...

@@ -141,7 +141,7 @@ cdef object found_array(Found* f):
 
 # --- areas: translate a virtual address to a byte position, or fail ------------------
 cdef struct Areas:
-    const uint64_t* rows   # n rows of (vaddr, file offset, size), sorted by vaddr
+    const uint64_t* rows   # n areas as rows of (vaddr, file offset, size), sorted by vaddr
     Py_ssize_t n
     Py_ssize_t hint        # the row of the last hit: pointers tend to go where the last did
 
@@ -242,20 +242,20 @@ cdef inline int64_t object_size(const uint8_t* data, int64_t pos, int64_t end, i
 # --- what every entry point checks before it lets the loops loose on the bytes --------
 
 
-cdef check_rows(const uint8_t[::1] data, const uint64_t[:, ::1] rows, bint ordered=False):
-    """Every (vaddr, file offset, size) row must lie in `data` (then no read in an area
-    can leave the buffer) and, if `ordered`, follow the one before it in memory without
-    overlap (then the binary search over them holds)."""
+cdef check_areas(const uint8_t[::1] data, const uint64_t[:, ::1] areas, bint ordered=False):
+    """Every (vaddr, file offset, size) area must lie in `data` (then no read in it can
+    leave the buffer) and, if `ordered`, follow the one before it in memory without overlap
+    (then the binary search over them holds)."""
     cdef Py_ssize_t i
     cdef uint64_t reach = 0
-    if rows.shape[0] and rows.shape[1] != 3:
-        raise ValueError("area rows must be (vaddr, file offset, size)")
-    for i in range(rows.shape[0]):
-        if rows[i, 1] > <uint64_t>data.shape[0] or rows[i, 2] > <uint64_t>data.shape[0] - rows[i, 1]:
+    if areas.shape[0] and areas.shape[1] != 3:
+        raise ValueError("area areas must be (vaddr, file offset, size)")
+    for i in range(areas.shape[0]):
+        if areas[i, 1] > <uint64_t>data.shape[0] or areas[i, 2] > <uint64_t>data.shape[0] - areas[i, 1]:
             raise ValueError(f"area {i} runs past the end of the core's bytes")
-        if rows[i, 2] > <uint64_t>-1 - rows[i, 0] or (ordered and rows[i, 0] < reach):
+        if areas[i, 2] > <uint64_t>-1 - areas[i, 0] or (ordered and areas[i, 0] < reach):
             raise ValueError(f"area {i} wraps around or overlaps the one before it")
-        reach = rows[i, 0] + rows[i, 2]
+        reach = areas[i, 0] + areas[i, 2]
 
 
 cdef ScanParams check_walk_rules(Py_ssize_t n_maps, const uint8_t[::1] size_kind,
@@ -274,7 +274,7 @@ cdef ScanParams check_walk_rules(Py_ssize_t n_maps, const uint8_t[::1] size_kind
     return params._asdict()
 
 
-def find_meta_maps(const uint8_t[::1] data, const uint64_t[:, ::1] segments, int map_type,
+def find_meta_maps(const uint8_t[::1] data, const uint64_t[:, ::1] areas, int map_type,
                    int instance_type_offset):
     """Addresses of maps whose map word points to themselves and whose type is MAP_TYPE."""
     cdef Found found = Found(NULL, 0, 0)
@@ -282,13 +282,13 @@ def find_meta_maps(const uint8_t[::1] data, const uint64_t[:, ::1] segments, int
     cdef Py_ssize_t s, i, n
     cdef uint64_t vaddr, offset, size
     cdef uint16_t t
-    check_rows(data, segments)
+    check_areas(data, areas)
     if not 0 <= instance_type_offset < MAX_FIELD_OFFSET:
         raise ValueError("the instance type offset is implausible")
     try:
         with nogil:
-            for s in range(segments.shape[0]):
-                vaddr, offset, size = segments[s, 0], segments[s, 1], segments[s, 2]
+            for s in range(areas.shape[0]):
+                vaddr, offset, size = areas[s, 0], areas[s, 1], areas[s, 2]
                 n = size // 8
                 for i in range(n):
                     if load64(base + offset + 8 * i) == vaddr + 8 * i + 1 and \
@@ -301,7 +301,7 @@ def find_meta_maps(const uint8_t[::1] data, const uint64_t[:, ::1] segments, int
     return result
 
 
-def find_maps(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
+def find_maps(const uint8_t[::1] data, const uint64_t[:, ::1] areas,
               const uint64_t[::1] meta_maps, int64_t map_size):
     """Addresses of every object whose map is one of `meta_maps` (untagged addresses)."""
     cdef Found found = Found(NULL, 0, 0)
@@ -309,11 +309,11 @@ def find_maps(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
     cdef Py_ssize_t s, i, n
     cdef uint64_t vaddr, offset, size, w
     cdef _Table table = _Table(np.asarray(meta_maps, dtype=np.uint64) + np.uint64(1))
-    check_rows(data, segments)
+    check_areas(data, areas)
     try:
         with nogil:
-            for s in range(segments.shape[0]):
-                vaddr, offset, size = segments[s, 0], segments[s, 1], segments[s, 2]
+            for s in range(areas.shape[0]):
+                vaddr, offset, size = areas[s, 0], areas[s, 1], areas[s, 2]
                 n = size // 8
                 for i in range(n):
                     w = load64(base + offset + 8 * i)
@@ -327,7 +327,7 @@ def find_maps(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
     return result
 
 
-def find_allocation_areas(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
+def find_allocation_areas(const uint8_t[::1] data, const uint64_t[:, ::1] areas,
                           uint64_t lo, uint64_t hi, uint64_t max_span):
     """Addresses of three consecutive words start <= top < limit, all 8-aligned, with top
     in [lo, hi) and limit - start <= max_span: candidate LinearAllocationAreas."""
@@ -335,11 +335,11 @@ def find_allocation_areas(const uint8_t[::1] data, const uint64_t[:, ::1] segmen
     cdef Py_ssize_t s, i, n
     cdef uint64_t vaddr, offset, start, top, limit
     cdef const uint8_t* base = &data[0]
-    check_rows(data, segments)
+    check_areas(data, areas)
     try:
         with nogil:
-            for s in range(segments.shape[0]):
-                vaddr, offset, n = segments[s, 0], segments[s, 1], segments[s, 2] // 8
+            for s in range(areas.shape[0]):
+                vaddr, offset, n = areas[s, 0], areas[s, 1], areas[s, 2] // 8
                 for i in range(1, n - 1):
                     top = load64(base + offset + 8 * i)
                     if top < lo or top >= hi or top & 7:
@@ -395,18 +395,18 @@ cdef inline int64_t object_at(Walk* walk, int64_t pos, int64_t end, int64_t* map
     return obj_size
 
 
-cdef Walk make_walk(const uint8_t[::1] data, const uint64_t[:, ::1] segments, MapTable* maps,
+cdef Walk make_walk(const uint8_t[::1] data, const uint64_t[:, ::1] areas, MapTable* maps,
                     const uint8_t[::1] size_kind, const int64_t[::1] fixed_size,
                     const uint8_t[::1] map_flags, params) except *:
-    check_rows(data, segments, ordered=True)
+    check_areas(data, areas, ordered=True)
     cdef ScanParams p = check_walk_rules(maps.n, size_kind, fixed_size, map_flags, params)
-    if segments.shape[0] == 0:
+    if areas.shape[0] == 0:
         raise ValueError("no areas to walk")
-    cdef Areas areas = Areas(&segments[0, 0], segments.shape[0], 0)
-    return Walk(&data[0], maps, areas, areas, &size_kind[0], &fixed_size[0], &map_flags[0], p)
+    cdef Areas lookup = Areas(&areas[0, 0], areas.shape[0], 0)
+    return Walk(&data[0], maps, lookup, lookup, &size_kind[0], &fixed_size[0], &map_flags[0], p)
 
 
-def count_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
+def count_objects(const uint8_t[::1] data, const uint64_t[:, ::1] areas,
                   const uint64_t[::1] map_keys, const uint8_t[::1] size_kind,
                   const int64_t[::1] fixed_size, const uint8_t[::1] map_flags,
                   params, Py_ssize_t start=0, Py_ssize_t stop=-1):
@@ -414,15 +414,15 @@ def count_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
     cdef Py_ssize_t n_maps = map_keys.shape[0]
     counts_array = np.zeros(n_maps, dtype=np.int64)
     sizes_array = np.zeros(n_maps, dtype=np.int64)
-    if segments.shape[0] == 0:
+    if areas.shape[0] == 0:
         return counts_array, sizes_array, np.zeros(0, np.uint64), np.zeros(0, np.int64)
     cdef int64_t[::1] counts = counts_array
     cdef int64_t[::1] sizes = sizes_array
     cdef _Table table = _Table(map_keys)
-    cdef Walk walk = make_walk(data, segments, &table.table, size_kind, fixed_size, map_flags,
+    cdef Walk walk = make_walk(data, areas, &table.table, size_kind, fixed_size, map_flags,
                                params)
     if stop < 0:
-        stop = segments.shape[0]
+        stop = areas.shape[0]
     cdef Py_ssize_t s
     cdef int64_t pos, end, obj_size, m = 0
     cdef uint64_t vaddr
@@ -430,9 +430,9 @@ def count_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
     try:
         with nogil:
             for s in range(start, stop):
-                vaddr = segments[s, 0]
-                pos = segments[s, 1]
-                end = pos + <int64_t>(segments[s, 2] // 8 * 8)
+                vaddr = areas[s, 0]
+                pos = areas[s, 1]
+                end = pos + <int64_t>(areas[s, 2] // 8 * 8)
                 while pos + 8 <= end:
                     obj_size = object_at(&walk, pos, end, &m)
                     if obj_size == 0:
@@ -445,7 +445,7 @@ def count_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
                     if size_kind[m] == SIZE_UNKNOWN:
                         obj_size = 0
                     if map_flags[m] & MAP_COLLECT:
-                        found_add(&collected, vaddr + <uint64_t>(pos - <int64_t>segments[s, 1]))
+                        found_add(&collected, vaddr + <uint64_t>(pos - <int64_t>areas[s, 1]))
                         found_add(&collected_sizes, <uint64_t>obj_size)
                     sizes[m] += obj_size
                     pos += obj_size if obj_size else 8
@@ -455,38 +455,38 @@ def count_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
     return counts_array, sizes_array, collected_array, collected_sizes_array
 
 
-def containing_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
+def containing_objects(const uint8_t[::1] data, const uint64_t[:, ::1] areas,
                        const uint64_t[::1] map_keys, const uint8_t[::1] size_kind,
                        const int64_t[::1] fixed_size, const uint8_t[::1] map_flags,
                        params, const uint64_t[::1] addresses,
-                       const int64_t[::1] rows):
-    """For each address (sorted, in area rows[i]), the start of the object that holds it,
+                       const int64_t[::1] area_of):
+    """For each address (sorted, in area area_of[i]), the start of the object that holds it,
     or 0 where it lies in no live object (free space, a filler, a stray gap). Inside an
     object of unknown extent, the last object that started counts as the holder."""
     cdef Py_ssize_t n = addresses.shape[0], i = 0, s
     holders_array = np.zeros(n, dtype=np.uint64)
     if n == 0:
         return holders_array
-    if rows.shape[0] != n:
-        raise ValueError("one area row per address is needed")
+    if area_of.shape[0] != n:
+        raise ValueError("one area index per address is needed")
     for i in range(n):
-        if not 0 <= rows[i] < segments.shape[0] or (i and rows[i] < rows[i - 1]):
-            raise ValueError("area rows must name areas, in ascending order")
+        if not 0 <= area_of[i] < areas.shape[0] or (i and area_of[i] < area_of[i - 1]):
+            raise ValueError("area_of must name areas, in ascending order")
     i = 0
     cdef uint64_t[::1] holders = holders_array
     cdef _Table table = _Table(map_keys)
-    cdef Walk walk = make_walk(data, segments, &table.table, size_kind, fixed_size, map_flags,
+    cdef Walk walk = make_walk(data, areas, &table.table, size_kind, fixed_size, map_flags,
                                params)
     cdef int64_t pos, end, obj_size, step, m = 0, at, holder_pos
     cdef uint64_t vaddr, offset
     with nogil:
         while i < n:
-            s = rows[i]
-            vaddr, offset = segments[s, 0], segments[s, 1]
+            s = area_of[i]
+            vaddr, offset = areas[s, 0], areas[s, 1]
             pos = <int64_t>offset
-            end = pos + <int64_t>(segments[s, 2] // 8 * 8)
+            end = pos + <int64_t>(areas[s, 2] // 8 * 8)
             holder_pos = -1  # the object whose extent the walk is in, if any
-            while pos + 8 <= end and i < n and rows[i] == s:
+            while pos + 8 <= end and i < n and area_of[i] == s:
                 obj_size = object_at(&walk, pos, end, &m)
                 if obj_size == 0:
                     step = 8  # a stray word: still inside an object of unknown extent, if any
@@ -495,7 +495,7 @@ def containing_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
                 else:
                     holder_pos = pos
                     step = 8 if size_kind[m] == SIZE_UNKNOWN else obj_size
-                while i < n and rows[i] == s:
+                while i < n and area_of[i] == s:
                     at = <int64_t>(addresses[i] - vaddr + offset)
                     if at >= pos + step:
                         break
@@ -505,12 +505,12 @@ def containing_objects(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
                 pos += step
                 if obj_size and size_kind[m] != SIZE_UNKNOWN:
                     holder_pos = -1  # past a known extent: what follows is its own object
-            while i < n and rows[i] == s:
+            while i < n and area_of[i] == s:
                 i += 1
     return holders_array
 
 
-def find_words(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
+def find_words(const uint8_t[::1] data, const uint64_t[:, ::1] areas,
                const uint64_t[::1] targets):
     """(addresses, values) of every word equal to one of `targets` (tagged pointers)."""
     cdef _Table table = _Table(targets)
@@ -518,11 +518,11 @@ def find_words(const uint8_t[::1] data, const uint64_t[:, ::1] segments,
     cdef const uint8_t* base = &data[0]
     cdef Py_ssize_t s, i, n
     cdef uint64_t vaddr, offset, w
-    check_rows(data, segments)
+    check_areas(data, areas)
     try:
         with nogil:
-            for s in range(segments.shape[0]):
-                vaddr, offset, n = segments[s, 0], segments[s, 1], segments[s, 2] // 8
+            for s in range(areas.shape[0]):
+                vaddr, offset, n = areas[s, 0], areas[s, 1], areas[s, 2] // 8
                 for i in range(n):
                     w = load64(base + offset + 8 * i)
                     if w & 3 == 1 and table_find(&table.table, w) >= 0:

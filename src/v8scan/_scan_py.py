@@ -22,11 +22,11 @@ TAG_MASK = 3
 HEAP_OBJECT_TAG = 1
 
 
-def find_meta_maps(data: np.ndarray, segments: np.ndarray, map_type: int,
+def find_meta_maps(data: np.ndarray, areas: np.ndarray, map_type: int,
                    instance_type_offset: int) -> np.ndarray:
     """Addresses of maps whose map word points to themselves and whose type is MAP_TYPE."""
     found = []
-    for vaddr, offset, size in segments.tolist():
+    for vaddr, offset, size in areas.tolist():
         words = _words(data, offset, size)
         addrs = vaddr + 8 * np.arange(len(words), dtype=np.uint64)
         for i in np.flatnonzero(words == addrs + 1).tolist():
@@ -36,12 +36,12 @@ def find_meta_maps(data: np.ndarray, segments: np.ndarray, map_type: int,
     return np.array(found, dtype=np.uint64)
 
 
-def find_maps(data: np.ndarray, segments: np.ndarray, meta_maps: np.ndarray,
+def find_maps(data: np.ndarray, areas: np.ndarray, meta_maps: np.ndarray,
               map_size: int) -> np.ndarray:
     """Addresses of every object whose map is one of `meta_maps` (untagged addresses)."""
     tagged = meta_maps.astype(np.uint64) + 1
     found = []
-    for vaddr, offset, size in segments.tolist():
+    for vaddr, offset, size in areas.tolist():
         words = _words(data, offset, size)
         for i in np.flatnonzero(np.isin(words, tagged)).tolist():
             if 8 * i + map_size <= size:
@@ -49,12 +49,12 @@ def find_maps(data: np.ndarray, segments: np.ndarray, meta_maps: np.ndarray,
     return np.array(found, dtype=np.uint64)
 
 
-def find_allocation_areas(data: np.ndarray, segments: np.ndarray, lo: int, hi: int,
+def find_allocation_areas(data: np.ndarray, areas: np.ndarray, lo: int, hi: int,
                           max_span: int) -> np.ndarray:
     """Addresses of three consecutive words start <= top < limit, all 8-aligned, with top
     in [lo, hi) and limit - start <= max_span: candidate LinearAllocationAreas."""
     found = []
-    for vaddr, offset, size in segments.tolist():
+    for vaddr, offset, size in areas.tolist():
         w = _words(data, offset, size)
         s, t, lim = w[:-2], w[1:-1], w[2:]
         hit = (t >= lo) & (t < hi) & (s <= t) & (t < lim) & (lim - s <= max_span) \
@@ -64,10 +64,10 @@ def find_allocation_areas(data: np.ndarray, segments: np.ndarray, lo: int, hi: i
     return np.array(found, dtype=np.uint64)
 
 
-def count_objects(data: np.ndarray, segments: np.ndarray, map_keys: np.ndarray,
+def count_objects(data: np.ndarray, areas: np.ndarray, map_keys: np.ndarray,
                   size_kind: np.ndarray, fixed_size: np.ndarray, map_flags: np.ndarray,
                   params: ScanParams, start: int = 0, stop: int = -1):
-    """Walk segments [start, stop) and count objects per map.
+    """Walk areas [start, stop) and count objects per map.
 
     `map_keys` are the tagged map pointers, sorted; the other per-map arrays follow that
     order. Returns (counts, sizes, collected, collected_sizes): int64 arrays indexed like
@@ -77,7 +77,7 @@ def count_objects(data: np.ndarray, segments: np.ndarray, map_keys: np.ndarray,
     collected, collected_sizes = [], []
     counts = np.zeros(len(map_keys), dtype=np.int64)
     sizes = np.zeros(len(map_keys), dtype=np.int64)
-    walk = _Walk(data, segments, map_keys, size_kind, fixed_size, map_flags, params)
+    walk = _Walk(data, areas, map_keys, size_kind, fixed_size, map_flags, params)
     stop = len(walk.seg_list) if stop < 0 else stop
     for vaddr, offset, size in walk.seg_list[start:stop]:
         for pos, m, obj_size in walk.objects(offset, size):
@@ -94,15 +94,16 @@ def count_objects(data: np.ndarray, segments: np.ndarray, map_keys: np.ndarray,
             np.array(collected_sizes, dtype=np.int64))
 
 
-def containing_objects(data: np.ndarray, segments: np.ndarray, map_keys: np.ndarray,
+def containing_objects(data: np.ndarray, areas: np.ndarray, map_keys: np.ndarray,
                        size_kind: np.ndarray, fixed_size: np.ndarray, map_flags: np.ndarray,
-                       params: ScanParams, addresses: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """For each address (sorted, in area rows[i]), the start of the object that holds it,
+                       params: ScanParams, addresses: np.ndarray,
+                       area_of: np.ndarray) -> np.ndarray:
+    """For each address (sorted, in area area_of[i]), the start of the object that holds it,
     or 0 where it lies in no live object (free space, a filler, a stray gap). Inside an
     object of unknown extent, the last object that started counts as the holder."""
-    walk = _Walk(data, segments, map_keys, size_kind, fixed_size, map_flags, params)
+    walk = _Walk(data, areas, map_keys, size_kind, fixed_size, map_flags, params)
     holders = np.zeros(len(addresses), dtype=np.uint64)
-    for s in np.unique(rows).tolist():
+    for s in np.unique(area_of).tolist():
         vaddr, offset, size = walk.seg_list[s]
         objects = list(walk.objects(offset, size))
         spans = []  # (start, end, holder or None) in file positions
@@ -116,7 +117,7 @@ def containing_objects(data: np.ndarray, segments: np.ndarray, map_keys: np.ndar
             else:
                 spans.append((pos, pos + obj_size, pos))
         starts = [span[0] for span in spans]
-        for i in np.flatnonzero(rows == s).tolist():
+        for i in np.flatnonzero(area_of == s).tolist():
             at = int(addresses[i]) - vaddr + offset
             k = bisect.bisect_right(starts, at) - 1
             if k >= 0 and at < spans[k][1] and spans[k][2] is not None:
@@ -124,10 +125,10 @@ def containing_objects(data: np.ndarray, segments: np.ndarray, map_keys: np.ndar
     return holders
 
 
-def find_words(data: np.ndarray, segments: np.ndarray, targets: np.ndarray):
+def find_words(data: np.ndarray, areas: np.ndarray, targets: np.ndarray):
     """(addresses, values) of every word equal to one of `targets` (tagged pointers)."""
     where, what = [], []
-    for vaddr, offset, size in segments.tolist():
+    for vaddr, offset, size in areas.tolist():
         words = _words(data, offset, size)
         for i in np.flatnonzero(np.isin(words, targets)).tolist():
             where.append(vaddr + 8 * i)
@@ -138,10 +139,10 @@ def find_words(data: np.ndarray, segments: np.ndarray, targets: np.ndarray):
 class _Walk:
     """The object-by-object walk of an area, as `object_at` in _scan.pyx does it."""
 
-    def __init__(self, data, segments, map_keys, size_kind, fixed_size, map_flags, params):
+    def __init__(self, data, areas, map_keys, size_kind, fixed_size, map_flags, params):
         self.data, self.size_kind, self.fixed_size, self.map_flags = (
             data, size_kind, fixed_size, map_flags)
-        self.seg_list = segments.tolist()
+        self.seg_list = areas.tolist()
         self.keys = map_keys.astype(np.uint64)
         self.p = params
 

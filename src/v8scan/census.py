@@ -47,13 +47,13 @@ def diff(before: Histogram, after: Histogram) -> Diff:
 
 
 def histogram(dump: Dump, progress: Optional[Progress] = None, shapes: bool = False,
-              everything: bool = False, jobs: Optional[int] = None) -> Histogram:
+              include_dead: bool = False, jobs: Optional[int] = None) -> Histogram:
     """Count and shallow size of the live V8 objects of `dump` by kind and name.
 
     `shapes` splits JS objects by their own property names, as mdb_v8's
-    ::findjsobjects does; `everything` counts dead objects too; `jobs` as in `scan`.
+    ::findjsobjects does; `include_dead` counts dead objects too; `jobs` as in `scan`.
     """
-    scan = dump.scan(progress, everything, jobs)
+    scan = dump.scan(progress, include_dead, jobs)
     entries = [(key, count, size, known) for key, count, size, known in zip(
         _map_keys(dump, scan, shapes), scan.counts.tolist(), scan.sizes.tolist(),
         scan.size_known.tolist()) if key is not None]
@@ -108,12 +108,12 @@ def _collected_keys(dump: Dump, scan: HeapScan, shapes: bool) -> list[RowKey]:
 
 
 def objects_by_row(dump: Dump, select: Callable[[RowKey], bool], shapes: bool = False,
-                   everything: bool = False, jobs: Optional[int] = None
+                   include_dead: bool = False, jobs: Optional[int] = None
                    ) -> dict[RowKey, tuple[np.ndarray, np.ndarray]]:
     """(addresses, sizes) of the objects of every histogram row `select` accepts (rows
-    keyed as Row.key(), with `shapes` and `everything` as in `histogram`), in address
+    keyed as Row.key(), with `shapes` and `include_dead` as in `histogram`), in address
     order. One sweep over the heap for all rows."""
-    scan = dump.scan(everything=everything, jobs=jobs)
+    scan = dump.scan(include_dead=include_dead, jobs=jobs)
     map_keys = _map_keys(dump, scan, shapes)
     chosen = sorted({key for key in map_keys if key is not None and select(key)})
     index = {key: i for i, key in enumerate(chosen)}
@@ -173,7 +173,7 @@ def rows_named(name: str, shape: Optional[Sequence[str]] = None) -> Callable[[Ro
 
 
 def growth_samples(before: Dump, after: Dump, keys: Sequence[RowKey], per_row: int,
-                   shapes: bool = False, everything: bool = False,
+                   shapes: bool = False, include_dead: bool = False,
                    jobs: Optional[int] = None) -> dict[RowKey, list[int]]:
     """Up to `per_row` addresses, in `after`, of objects of each row (keys as Row.key()) at
     addresses that held no object of that row in `before`, spread evenly over them.
@@ -181,8 +181,8 @@ def growth_samples(before: Dump, after: Dump, keys: Sequence[RowKey], per_row: i
     Both cores must come from one process. An object the GC moved between the two counts
     as new; an object new at the address of one that died does not."""
     wanted = set(keys)
-    old = objects_by_row(before, wanted.__contains__, shapes, everything, jobs)
-    new = objects_by_row(after, wanted.__contains__, shapes, everything, jobs)
+    old = objects_by_row(before, wanted.__contains__, shapes, include_dead, jobs)
+    new = objects_by_row(after, wanted.__contains__, shapes, include_dead, jobs)
     none = (np.zeros(0, dtype=np.uint64),)
     return {key: sample_new(old.get(key, none)[0], new.get(key, none)[0], per_row)
             for key in keys}

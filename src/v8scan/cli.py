@@ -103,10 +103,10 @@ def _opened(core: str, node: Optional[str], force: bool) -> Iterator:
         _warn(dump.warnings)
 
 
-def _histogram(dump, quiet: bool, shapes: bool, everything: bool, jobs: Optional[int]):
+def _histogram(dump, quiet: bool, shapes: bool, include_dead: bool, jobs: Optional[int]):
     bar = _Progress(not quiet, dump.path)
     try:
-        return dump.histogram(progress=bar, shapes=shapes, everything=everything, jobs=jobs)
+        return dump.histogram(progress=bar, shapes=shapes, include_dead=include_dead, jobs=jobs)
     finally:
         bar.close()
 
@@ -130,7 +130,7 @@ shapes_option = click.option(
     help="Split JS objects by their own property names, as mdb_v8's ::findjsobjects does "
          "(\"Object: id, genreIds\"); dictionary-mode objects are marked [dictionary].")
 all_option = click.option(
-    "--all", "everything", is_flag=True,
+    "--all", "include_dead", is_flag=True,
     help="Forensics: also count dead objects V8 has already freed (inside free space and "
          "in young-generation pages). Counts are then NOT what the process holds.")
 
@@ -188,7 +188,7 @@ def main() -> None:
 @click.option("--sort", type=click.Choice(["size", "count"]), default="size", show_default=True,
               help="Order rows by total bytes or by object count.")
 @census_options
-def histogram(core, node, force, sort, top, shapes, everything, as_json, quiet, jobs, debug):
+def histogram(core, node, force, sort, top, shapes, include_dead, as_json, quiet, jobs, debug):
     """What is on the V8 heap of CORE: count, bytes, kind and constructor.
 
     Objects are grouped as a V8 heap snapshot groups them: JS objects by constructor name,
@@ -204,7 +204,7 @@ def histogram(core, node, force, sort, top, shapes, everything, as_json, quiet, 
 
     def action():
         with _opened(core, node, force) as dump:
-            h = _histogram(dump, quiet or as_json, shapes, everything, jobs)
+            h = _histogram(dump, quiet or as_json, shapes, include_dead, jobs)
         click.echo(histogram_json(h, sort, top, shapes) if as_json
                    else histogram_text(h, sort, top))
     _run(action, debug)
@@ -221,7 +221,7 @@ def histogram(core, node, force, sort, top, shapes, everything, as_json, quiet, 
               help=f"For each growing row shown (at most {SAMPLED_ROWS}), K addresses in "
                    "AFTER of its new objects, ready for `inspect` and `retainers`.")
 @census_options
-def diff(before, after, node, force, sort, samples, top, shapes, everything, as_json, quiet,
+def diff(before, after, node, force, sort, samples, top, shapes, include_dead, as_json, quiet,
          jobs, debug):
     """What grew on the V8 heap between two cores of one process, biggest growth first.
 
@@ -239,13 +239,13 @@ def diff(before, after, node, force, sort, samples, top, shapes, everything, as_
     def action():
         with open_dump(before, node=node, force=force) as old, \
                 open_dump(after, node=node, force=force) as new:
-            d = diff_histograms(_histogram(old, quiet or as_json, shapes, everything, jobs),
-                                _histogram(new, quiet or as_json, shapes, everything, jobs))
+            d = diff_histograms(_histogram(old, quiet or as_json, shapes, include_dead, jobs),
+                                _histogram(new, quiet or as_json, shapes, include_dead, jobs))
             d.warnings.extend(build_mismatch(old, new))
             if samples:
                 growing = [r.key for r in d.sorted(sort)[:top] if r.count_delta > 0]
                 d.samples = growth_samples(old, new, growing[:SAMPLED_ROWS], samples, shapes,
-                                           everything, jobs)
+                                           include_dead, jobs)
         _warn(d.warnings)
         click.echo(diff_json(d, sort, top, shapes) if as_json else diff_text(d, sort, top))
     _run(action, debug)

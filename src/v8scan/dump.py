@@ -47,7 +47,7 @@ class Dump:
         except BaseException:
             self.core.close()
             raise
-        self._scans: dict[bool, HeapScan] = {}  # by `everything`
+        self._scans: dict[bool, HeapScan] = {}  # by `include_dead`
 
     def _note_truncation(self) -> int:
         """One warning for a truncated core, with the V8 heap pages it lacks; their count."""
@@ -83,18 +83,18 @@ class Dump:
             self.core.truncation.missing_bytes if self.core.truncation else 0,
             self.missing_heap_pages)
 
-    def scan(self, progress: Optional[Progress] = None, everything: bool = False,
+    def scan(self, progress: Optional[Progress] = None, include_dead: bool = False,
              jobs: Optional[int] = None) -> HeapScan:
         """Scan the heap once per mode; later calls reuse the result.
 
-        `everything` also counts what V8 has let go (free space, young-generation pages);
+        `include_dead` also counts what V8 has let go (free space, young-generation pages);
         `jobs` threads scan at once (default: every available core).
         """
-        if everything not in self._scans:
+        if include_dead not in self._scans:
             try:
-                self._scans[everything] = scan_heap(
+                self._scans[include_dead] = scan_heap(
                     self.core.memory, self.layout, self.warnings, progress,
-                    collect=self.namer.per_object_maps, everything=everything, jobs=jobs)
+                    collect=self.namer.per_object_maps, include_dead=include_dead, jobs=jobs)
             except NoV8HeapError as exc:
                 cut = self.core.truncation
                 if cut is None:
@@ -104,12 +104,12 @@ class Dump:
                     "are missing) and V8's heap is in the part that is missing",
                     hint="take the core again with room for all of it (ulimit -c unlimited)"
                 ) from None
-        return self._scans[everything]
+        return self._scans[include_dead]
 
     def histogram(self, progress: Optional[Progress] = None, shapes: bool = False,
-                  everything: bool = False, jobs: Optional[int] = None) -> Histogram:
+                  include_dead: bool = False, jobs: Optional[int] = None) -> Histogram:
         """Count and shallow size of live V8 objects by kind and name (census.histogram)."""
-        return census.histogram(self, progress, shapes, everything, jobs)
+        return census.histogram(self, progress, shapes, include_dead, jobs)
 
     def instances(self, name: str, shape: Optional[Sequence[str]] = None,
                   jobs: Optional[int] = None) -> list[Instance]:

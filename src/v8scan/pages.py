@@ -15,7 +15,7 @@ import numpy as np
 
 from .core import AddressSpace
 from .layout import Layout
-from .sweep import Sweeper, scanner_module, split_rows
+from .sweep import Sweeper, scanner_module, split_areas
 
 PF_W = 2  # ELF program header flag: writable
 MAX_CHUNK = 1 << 32  # no V8 chunk, not even a large object's, is bigger
@@ -109,7 +109,7 @@ def find_allocation_areas(memory: AddressSpace, layout: Layout, pages: list[Heap
     page_size = layout.page_alignment
     impl = scanner_module()
     starts = np.array([p.area_start for p in pages], dtype=np.uint64)
-    pieces = split_rows(_outside_pages(memory, pages, page_size), overlap=16)
+    pieces = split_areas(_outside_pages(memory, pages, page_size), overlap=16)
     args = (int(starts[0]), max(p.area_end for p in pages), page_size)
     tasks = [((memory.as_array(), pieces[i:i + 1]) + args, int(pieces[i, 2]))
              for i in range(len(pieces))]
@@ -170,14 +170,14 @@ def _outside_pages(memory: AddressSpace, pages: list[HeapPage], page_size: int) 
 
 
 def heap_areas(memory: AddressSpace, layout: Layout, pages: Optional[list[HeapPage]] = None,
-               everything: bool = False,
+               include_dead: bool = False,
                sweeper: Optional[Sweeper] = None) -> tuple[np.ndarray, int]:
     """Object areas to scan, as (vaddr, file offset, size) rows in address order, and the
     bytes of young-generation pages left out because their allocation area was not found
     (live objects may be among them).
 
     Scanning only page areas keeps malloc arenas, stacks and the binary's data, where stray
-    words can look like objects, out of the census. Unless `everything` is asked for, what
+    words can look like objects, out of the census. Unless `include_dead` is asked for, what
     V8 has let go is left out too: the unallocated rest [top, limit) of each linear
     allocation area, which still holds what died there before; and the young generation,
     except its large objects, the to-space pages up to the one holding its allocation area,
@@ -188,7 +188,7 @@ def heap_areas(memory: AddressSpace, layout: Layout, pages: Optional[list[HeapPa
         pages = find_pages(memory, layout)
     unallocated: dict[int, list[tuple[int, int]]] = {}
     young_live: dict[int, int] = {}  # young page base -> end of its live objects
-    if not everything:
+    if not include_dead:
         for area in find_allocation_areas(memory, layout, pages, sweeper):
             unallocated.setdefault(area.page.base, []).append((area.top, area.limit))
             if area.page.is_young(layout) and area.page.flags & layout.to_page_flag:
@@ -200,7 +200,7 @@ def heap_areas(memory: AddressSpace, layout: Layout, pages: Optional[list[HeapPa
     for page in pages:
         start, end = page.area_start, page.area_end
         # A young large object has a page of its own, freed when a scavenge finds it dead.
-        if page.is_young(layout) and not page.is_large(layout) and not everything:
+        if page.is_young(layout) and not page.is_large(layout) and not include_dead:
             if not young_live:
                 unknown_young += end - start
             end = min(end, young_live.get(page.base, start))

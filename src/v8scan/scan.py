@@ -18,7 +18,7 @@ from .core import AddressSpace
 from .errors import NoV8HeapError, Warnings
 from .layout import Layout
 from .pages import PF_W, find_pages, heap_areas
-from .sweep import Progress, Sweeper, row_groups, scanner_module
+from .sweep import Progress, Sweeper, area_groups, scanner_module
 
 # Rough cost per byte of each sweep, so that a progress bar moves evenly through them.
 WEIGHT_WORDS = 1    # meta maps, allocation areas: one compare per word
@@ -48,11 +48,11 @@ class HeapScan:
 def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
               progress: Optional[Progress] = None,
               collect: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None,
-              everything: bool = False, jobs: Optional[int] = None) -> HeapScan:
+              include_dead: bool = False, jobs: Optional[int] = None) -> HeapScan:
     """Find every live V8 heap object in `memory` and count objects and bytes per map.
 
     `collect(maps, instance_types)` returns a boolean mask of the maps whose objects'
-    addresses are wanted (HeapScan.collected), for naming them one by one. `everything`
+    addresses are wanted (HeapScan.collected), for naming them one by one. `include_dead`
     also counts what V8 has let go: objects in young-generation pages and inside free
     space, for forensic use. `jobs` threads scan at once (default: every available core).
     """
@@ -64,8 +64,8 @@ def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
     estimate = (max(writable - page_bytes, 0) * WEIGHT_WORDS
                 + page_bytes * (WEIGHT_WORDS + WEIGHT_MAPS + WEIGHT_OBJECTS))
     with Sweeper(jobs, progress, estimate) as sweeper:
-        segments, young_bytes = heap_areas(memory, layout, pages, everything, sweeper)
-        if everything:
+        segments, young_bytes = heap_areas(memory, layout, pages, include_dead, sweeper)
+        if include_dead:
             warnings.add("--all: counting every object found, including dead ones V8 has "
                          "freed (free space and young-generation pages are scanned too)")
         elif young_bytes:
@@ -76,7 +76,7 @@ def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
             raise NoV8HeapError("no V8 heap pages found in the core",
                                 hint="is this a core of a node process?")
         groups = [(start, stop, int(segments[start:stop, 2].sum()))
-                  for start, stop in row_groups(segments)]
+                  for start, stop in area_groups(segments)]
         meta = np.concatenate(sweeper.run(impl.find_meta_maps, [
             ((data, segments[a:b], layout.map_type, layout.map_instance_type), n)
             for a, b, n in groups], WEIGHT_WORDS))
@@ -94,7 +94,7 @@ def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
             ((data, segments[a:b], meta, map_size), n) for a, b, n in groups], WEIGHT_MAPS))
         maps, types, sizes = _valid_maps(memory, layout, np.union1d(candidates, meta))
         kinds, fixed, flags = size_rules(layout, types, sizes)
-        if everything:  # step into free space instead of over it
+        if include_dead:  # step into free space instead of over it
             kinds[(flags & rules.MAP_FILLER) != 0] = rules.SIZE_UNKNOWN
         per_object = np.zeros(len(maps), dtype=bool) if collect is None else collect(maps, types)
         walk_rules = (kinds, fixed, flags, scan_params(layout))  # for later walks
@@ -127,7 +127,7 @@ def collect_objects(memory: AddressSpace, scan: HeapScan, wanted: np.ndarray,
     found: list[tuple[np.ndarray, np.ndarray]] = []
     with Sweeper(jobs) as sweeper:
         sweeper.run(scanner_module().count_objects,
-                    [(args + (a, b), 0) for a, b in row_groups(scan.areas)],
+                    [(args + (a, b), 0) for a, b in area_groups(scan.areas)],
                     fold=lambda result: found.append((result[2], result[3])))
     return _in_address_order(found)
 
@@ -146,15 +146,15 @@ def find_holders(memory: AddressSpace, scan: HeapScan, targets: np.ndarray,
     found: list[tuple[np.ndarray, np.ndarray]] = []
     with Sweeper(jobs) as sweeper:
         sweeper.run(impl.find_words, [((data, areas[a:b], keys), 0)
-                                      for a, b in row_groups(areas)], fold=found.append)
+                                      for a, b in area_groups(areas)], fold=found.append)
     where = np.concatenate([f[0] for f in found] or [np.zeros(0, np.uint64)])
     what = np.concatenate([f[1] for f in found] or [np.zeros(0, np.uint64)])
     order = np.argsort(where)
     where, what = where[order], what[order]
-    rows = np.searchsorted(areas[:, 0], where, side="right").astype(np.int64) - 1
+    area_of = np.searchsorted(areas[:, 0], where, side="right").astype(np.int64) - 1
     kinds, fixed, flags, params = scan.walk_rules
     holders = impl.containing_objects(data, areas, scan.maps + np.uint64(1), kinds, fixed, flags,
-                                      params, where, rows)
+                                      params, where, area_of)
     real = (holders != 0) & (holders != what - np.uint64(1))  # not free space, not itself
     return holders[real], where[real], what[real] - np.uint64(1)
 

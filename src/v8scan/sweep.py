@@ -42,30 +42,30 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def row_groups(rows: np.ndarray, chunk_bytes: Optional[int] = None) -> list[tuple[int, int]]:
-    """[start, stop) ranges of consecutive (vaddr, offset, size) rows of about `chunk_bytes`
-    (default CHUNK_BYTES) each. Rows are never split, so a walk that must start at an
+def area_groups(areas: np.ndarray, chunk_bytes: Optional[int] = None) -> list[tuple[int, int]]:
+    """[start, stop) ranges of consecutive (vaddr, offset, size) areas of about `chunk_bytes`
+    (default CHUNK_BYTES) each. Areas are never split, so a walk that must start at an
     object start can use them."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     groups, start, held = [], 0, 0
-    for i, size in enumerate(rows[:, 2].tolist()):
+    for i, size in enumerate(areas[:, 2].tolist()):
         held += size
         if held >= chunk_bytes:
             groups.append((start, i + 1))
             start, held = i + 1, 0
-    if start < len(rows):
-        groups.append((start, len(rows)))
+    if start < len(areas):
+        groups.append((start, len(areas)))
     return groups
 
 
-def split_rows(rows: np.ndarray, chunk_bytes: Optional[int] = None,
+def split_areas(areas: np.ndarray, chunk_bytes: Optional[int] = None,
                overlap: int = 0) -> np.ndarray:
-    """Rows cut into pieces of at most `chunk_bytes` (a multiple of 8; default CHUNK_BYTES),
+    """Areas cut into pieces of at most `chunk_bytes` (a multiple of 8; default CHUNK_BYTES),
     each piece reaching `overlap` bytes into the next so that a pattern of that many bytes
     plus one word that starts in a piece is wholly inside it."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     pieces = []
-    for vaddr, offset, size in rows.tolist():
+    for vaddr, offset, size in areas.tolist():
         for at in range(0, size, chunk_bytes):
             pieces.append((vaddr + at, offset + at, min(chunk_bytes + overlap, size - at)))
     return np.array(pieces, dtype=np.uint64).reshape(-1, 3)
