@@ -161,3 +161,8 @@ def test_layout_has_a_typed_field_for_every_required_value():
     typed = {f.name for f in fields(Layout) if f.type == "int"}
     assert set(REQUIRED) <= typed
     assert typed - set(REQUIRED) == {"first_js_receiver_type"}
+
+
+def test_layout_bounds_offsets_as_the_scanner_does():
+    from v8scan import layout
+    assert layout.MAX_FIELD_OFFSET == scanrules.MAX_FIELD_OFFSET

@@ -164,10 +164,10 @@ REQUIRED: dict[str, str] = {
 TYPE_SYMBOL = re.compile(r"^type_(\w+?)__(\w+_TYPE)$")
 
 # Sanity bounds: a damaged binary or cache must not steer the readers and the scanner out
-# of bounds. An instance type (type_*, *Type, *_TYPE in V8's names) is in [0, 65535]; every other value
-# is an offset, index, count or bit position in [0, MAX_FIELD_OFFSET), the bound the
-# scanner checks its offsets against, except those named here. -1 means "no such thing"
-# where facts.py says so.
+# of bounds. An instance type (type_*, *Type, *_TYPE in V8's names) is in [0, 65535];
+# every other value is an offset, index, count or bit position in [0, MAX_FIELD_OFFSET),
+# the bound the scanner checks its offsets against, except those named here. -1 means
+# "no such thing" where facts.py says so.
 MAY_BE_ABSENT = {"chunk_metadata", "scope_info_receiver_variable_shift",
                  "scope_info_position_slot", "oddball_the_hole", "hole_type"}
 WIDE_VALUES = {  # name: (lowest, highest)
@@ -181,7 +181,7 @@ WIDE_VALUES = {  # name: (lowest, highest)
     "random_address_max": (1 << 32, 1 << 47),
 }
 EXACT_VALUES = {"tagged_size": 8, "smi_shift_size": 31}
-MAX_FIELD_OFFSET = 4096  # as in _scan.pyx: no field v8scan reads is this far into an object
+MAX_FIELD_OFFSET = 4096  # as in scanrules.py: no field v8scan reads is this far in
 
 
 @dataclass(frozen=True)
