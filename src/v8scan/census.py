@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence
 import numpy as np
 
 from .results import Diff, DiffRow, Histogram, Instance, Row, RowKey
-from .scan import HeapScan, collect_objects
 from .sweep import Progress
 
 if TYPE_CHECKING:
     from .dump import Dump
+    from .scan import HeapScan
 
 
 def aggregate(entries: list[tuple[RowKey, int, int, bool]]) -> list[Row]:
@@ -59,7 +59,7 @@ def histogram(dump: Dump, progress: Optional[Progress] = None, shapes: bool = Fa
         scan.size_known.tolist()) if key is not None]
     entries.extend((key, 1, size, True) for key, size in zip(
         _collected_keys(dump, scan, shapes), scan.collected_sizes.tolist()))
-    return Histogram(dump.core.path, dump.binary.node_version or "unknown",
+    return Histogram(dump.path, dump.binary.node_version or "unknown",
                      dump.binary.v8_version_string, aggregate(entries), list(dump.warnings))
 
 
@@ -89,7 +89,7 @@ def _collected_keys(dump: Dump, scan: HeapScan, shapes: bool) -> list[RowKey]:
     maps, types = dump.maps_of(scan, scan.collected)
     is_function = (types >= L.js_function_type) & (types <= L.last_js_function_type)
     keys: list = [None] * len(scan.collected)
-    shared, _ = dump.core.memory.u64_many(
+    shared, _ = dump.words_at(
         scan.collected[is_function] + np.uint64(L.js_function_shared))
     unique, inverse = np.unique(shared, return_inverse=True)
     named = [("closure", namer.function_name(sfi - 1 if sfi & 3 == 1 else None), (), False)
@@ -121,7 +121,7 @@ def objects_by_row(dump: Dump, select: Callable[[RowKey], bool], shapes: bool = 
                           dtype=np.int64)
     parts: dict[RowKey, list[tuple[np.ndarray, np.ndarray]]] = {}
     if chosen:
-        addresses, sizes = collect_objects(dump.core.memory, scan, row_of_map >= 0, jobs)
+        addresses, sizes = dump.objects_of(scan, row_of_map >= 0, jobs)
         rows = row_of_map[np.searchsorted(scan.maps, dump.maps_of(scan, addresses)[0])]
         order = np.argsort(rows, kind="stable")
         bounds = np.searchsorted(rows[order], np.arange(len(chosen) + 1))

@@ -24,7 +24,7 @@ from .layout import Layout, build_layout
 from .naming import Namer
 from .pages import find_pages, heap_areas, missing_pages
 from .results import DumpInfo, Histogram, Instance
-from .scan import HeapScan, scan_heap
+from .scan import HeapScan, collect_objects, find_holders, scan_heap
 from .sweep import Progress
 from .values import DEFAULT_DEPTH, ValueReader
 
@@ -115,6 +115,22 @@ class Dump:
                   jobs: Optional[int] = None) -> list[Instance]:
         """Every live object named `name`, in address order (census.instances)."""
         return census.instances(self, name, shape, jobs)
+
+    def words_at(self, addresses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The 64-bit words at `addresses`, and whether each is in the core."""
+        return self.core.memory.u64_many(addresses)
+
+    def objects_of(self, scan: HeapScan, wanted: np.ndarray,
+                   jobs: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
+        """(addresses, sizes) of every object the scan counted of the maps where `wanted`
+        is True, in address order: one more walk."""
+        return collect_objects(self.core.memory, scan, wanted, jobs)
+
+    def holders_of(self, scan: HeapScan, targets: np.ndarray, jobs: Optional[int] = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every live reference to the objects at `targets`: (holder object, address of the
+        referencing word, target), in address order."""
+        return find_holders(self.core.memory, scan, targets, jobs)
 
     def maps_of(self, scan: HeapScan, objects: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(map, instance type) of each object, all of whose maps the scan found."""

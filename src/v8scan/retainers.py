@@ -17,7 +17,7 @@ import numpy as np
 
 from .census import objects_by_row, rows_named
 from .results import RetainerPath
-from .scan import HeapScan, find_holders
+from .scan import HeapScan
 from .values import object_start
 
 DEFAULT_HOPS = 8
@@ -43,7 +43,7 @@ def retainer_paths(dump, targets: np.ndarray, hops: int = DEFAULT_HOPS,
     def holders_of(objects: np.ndarray) -> tuple[np.ndarray, ...]:
         """(holder, slot address, held object, holder type) of every reference to
         `objects`, map words and byte bodies that only look like a pointer left out."""
-        holders, where, what = find_holders(dump.core.memory, scan, objects, jobs)
+        holders, where, what = dump.holders_of(scan, objects, jobs)
         _, types = dump.maps_of(scan, holders)
         keep = (where != holders) & ~namer.is_raw_data(types)
         return holders[keep], where[keep], what[keep], types[keep]
@@ -262,7 +262,7 @@ class _SlotNamer:
             return
         L, heap = self.layout, self.heap
         contexts = np.array(sorted(self._contexts), dtype=np.uint64)
-        holders, where, what = find_holders(self.dump.core.memory, scan, contexts, jobs)
+        holders, where, what = self.dump.holders_of(scan, contexts, jobs)
         for holder, at, context in zip(holders.tolist(), where.tolist(), what.tolist()):
             if at - holder != L.js_function_context or not L.is_js_function(self._type(holder)):
                 continue
