@@ -11,14 +11,16 @@ ends at a root: a closure's or module's context, or the global object.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import TYPE_CHECKING, NamedTuple, Optional
 
 import numpy as np
 
 from .census import objects_by_row, rows_named
 from .results import RetainerPath
-from .scan import HeapScan
 from .values import object_start
+
+if TYPE_CHECKING:
+    from .scan import HeapScan
 
 DEFAULT_HOPS = 8
 
