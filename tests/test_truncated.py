@@ -89,3 +89,21 @@ def test_pages_lost_in_a_cut_kernel_core_are_counted(kernel_core, tmp_path):
     full, cut = counts(kernel_core.path, kernel_core.node), counts(path, kernel_core.node)
     assert cut.get(("object", "Session"), 0) <= full[("object", "Session")]
     assert sum(cut.values()) < sum(full.values())
+
+
+def test_a_cut_gcore_core_without_notes_finds_node_on_path(census_cores, tmp_path):
+    """gcore writes the notes (which name the program) last, so a cut core has none: the
+    node on PATH is taken if its build-id is that of the executable in the core's memory."""
+    import shutil
+
+    from v8scan.binary import read_node_binary
+    path = cut_copy(census_cores.before, tmp_path / "cut.core", 0.9)
+    result = run_cli("histogram", path, "--top", "3")
+    on_path = shutil.which("node")
+    same = on_path is not None and \
+        read_node_binary(on_path).build_id == read_node_binary(census_cores.node).build_id
+    if same:
+        assert result.returncode == 0, result.stderr
+        assert f"{on_path} is the build whose image is in the core's memory" in result.stderr
+    else:
+        assert result.returncode == 2 and "does not say which program it ran" in result.stderr

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import stat
 import struct
 import tempfile
@@ -270,7 +271,7 @@ def node_of_core(core: CoreFile, node: Optional[str], force: bool, warnings: War
     recorded = core.executable_path()
     path = node or recorded
     if path is None:
-        raise BinaryError(f"{core.path}: the core does not say which program it ran")
+        return _node_on_path(core, warnings, check)
     if node is None and not os.path.exists(path):
         raise BinaryError(f"the core ran {path}, which is not on this machine")
     binary = read_node_binary(path, warnings=warnings, check=check)
@@ -284,3 +285,19 @@ def node_of_core(core: CoreFile, node: Optional[str], force: bool, warnings: War
         raise BuildIdMismatch(binary.path, binary.build_id, core_id)
     warnings.add(f"--force: {binary.path} does not match the core's build-id")
     return binary, False
+
+
+def _node_on_path(core: CoreFile, warnings: Warnings,
+                  check: Optional[Callable[[NodeBinary], object]]) -> tuple[NodeBinary, bool]:
+    """For a core whose notes are lost (a truncated gcore core keeps them at its end): the
+    `node` on PATH, if it is the build whose ELF header is in the core's memory."""
+    unnamed = f"{core.path}: the core does not say which program it ran"
+    core_id, on_path = core.executable_build_id(), shutil.which("node")
+    if core_id is None or on_path is None:
+        raise BinaryError(unnamed)
+    binary = read_node_binary(on_path, warnings=warnings, check=check)
+    if binary.build_id != core_id:
+        raise BinaryError(f"{unnamed}, and {on_path} is another build")
+    warnings.add(f"the core does not say which program it ran; {on_path} is the build "
+                 "whose image is in the core's memory")
+    return binary, True

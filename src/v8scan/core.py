@@ -23,6 +23,7 @@ from elftools.elf.notes import iter_notes
 from .errors import CoreFormatError, Warnings
 
 AT_ENTRY = 9
+ET_EXEC = 2
 NT_GNU_BUILD_ID = 3
 PT_LOAD = 1
 PT_NOTE = 4
@@ -288,6 +289,16 @@ class CoreFile:
             if entry is not None and m.start <= entry < m.end:
                 return m.path
         return self.file_mappings[0].path if self.file_mappings else None
+
+    def executable_build_id(self) -> Optional[str]:
+        """GNU build-id of the main executable as mapped in the core, found without the
+        notes: the first segment that starts with the ELF header of an ET_EXEC file."""
+        for seg in self.memory.segments:
+            header = self.memory.read(seg.vaddr, 64)
+            if header is not None and bytes(header[:4]) == b"\x7fELF" and \
+                    _U16.unpack_from(header, 16)[0] == ET_EXEC:
+                return _build_id_from_memory(self.memory, seg.vaddr)
+        return None
 
     def build_id_of(self, path: str) -> Optional[str]:
         """GNU build-id of `path` as mapped in the core, read from its dumped ELF headers."""
