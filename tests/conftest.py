@@ -37,7 +37,8 @@ REAL_CORE_FIXTURES = {"census_cores", "version_cores", "holders", "version_holde
 
 
 def pytest_collection_modifyitems(items) -> None:
-    """Tests that need a real core (node, gdb, npm) are `slow`; the rest is the fast tier."""
+    """Tests that need a real core (node, gdb, npm) are `slow`, as are the modules that
+    mark themselves so (they run node or gdb); the rest is the fast tier."""
     for item in items:
         if REAL_CORE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)

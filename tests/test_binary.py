@@ -15,6 +15,7 @@ from v8scan.errors import BinaryError, LayoutError, Warnings
 from v8scan.layout import build_layout
 
 NODE = shutil.which("node")
+pytestmark = pytest.mark.slow  # reads the machine's node binary, asks gdb
 
 
 def gdb_print(expression: str) -> int:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from .conftest import run_cli
+
+pytestmark = pytest.mark.slow  # runs node and gcore
 
 
 def test_demo_finds_the_leak_a_new_object_and_its_holder():
