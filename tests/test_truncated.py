@@ -16,9 +16,21 @@ from .conftest import run_cli
 APPLICATION = (("object", "Album"), ("object", "Track"), ("closure", "namedClosure"))
 
 
-def cut_copy(source: str, target, share: float) -> str:
-    """A copy of `source` cut at `share` of its size, as a full disk or a size limit
-    leaves a core."""
+@pytest.fixture
+def cut_copy(tmp_path):
+    """make(source, share): a copy of `source` cut at `share` of its size, as a full disk
+    or a size limit leaves a core; deleted after the test (a cut census core is ~1 GB)."""
+    made = []
+
+    def make(source: str, share: float) -> str:
+        made.append(_cut(source, tmp_path / f"cut{len(made)}.core", share))
+        return made[-1]
+    yield make
+    for path in made:
+        os.unlink(path)
+
+
+def _cut(source: str, target, share: float) -> str:
     size = os.path.getsize(source)
     with open(source, "rb") as src, open(target, "wb") as dst:
         left = int(size * share)
@@ -43,12 +55,12 @@ def page_offsets(path: str, node: str) -> list[int]:
 
 
 @pytest.mark.parametrize("share", [0.1, 0.5, 0.9])
-def test_a_cut_gcore_core_gives_a_histogram_with_one_warning(census_cores, tmp_path, share):
+def test_a_cut_gcore_core_gives_a_histogram_with_one_warning(census_cores, cut_copy, share):
     """Cut at 10%, 50% and 90%: a histogram of what is left with one warning, whose
     application classes lose at most the share of pages lost; or, if the cut took every
     heap page, one line that says so."""
     offsets = page_offsets(census_cores.before, census_cores.node)
-    path = cut_copy(census_cores.before, tmp_path / "cut.core", share)
+    path = cut_copy(census_cores.before, share)
     result = run_cli("histogram", path, "--node", census_cores.node)
     if offsets[0] >= os.path.getsize(path):
         assert result.returncode == 2
@@ -70,12 +82,12 @@ def test_a_cut_gcore_core_gives_a_histogram_with_one_warning(census_cores, tmp_p
         assert full[key] * (1 - lost_share) <= cut.get(key, 0) <= full[key], (key, lost_share)
 
 
-def test_pages_lost_in_a_cut_kernel_core_are_counted(kernel_core, tmp_path):
+def test_pages_lost_in_a_cut_kernel_core_are_counted(kernel_core, cut_copy):
     """A kernel core cut in the middle of its heap pages: the warning and `info` count the
     pages the cut took, exactly, and the counts are lower bounds."""
     offsets = page_offsets(kernel_core.path, kernel_core.node)
     middle = offsets[len(offsets) // 2]
-    path = cut_copy(kernel_core.path, tmp_path / "cut.core", middle / kernel_core.size)
+    path = cut_copy(kernel_core.path, middle / kernel_core.size)
     lost = sum(1 for offset in offsets if offset >= middle)
     with v8scan.open_dump(path, node=kernel_core.node) as dump:
         info = dump.info()
@@ -91,13 +103,13 @@ def test_pages_lost_in_a_cut_kernel_core_are_counted(kernel_core, tmp_path):
     assert sum(cut.values()) < sum(full.values())
 
 
-def test_a_cut_gcore_core_without_notes_finds_node_on_path(census_cores, tmp_path):
+def test_a_cut_gcore_core_without_notes_finds_node_on_path(census_cores, cut_copy):
     """gcore writes the notes (which name the program) last, so a cut core has none: the
     node on PATH is taken if its build-id is that of the executable in the core's memory."""
     import shutil
 
     from v8scan.binary import read_node_binary
-    path = cut_copy(census_cores.before, tmp_path / "cut.core", 0.9)
+    path = cut_copy(census_cores.before, 0.9)
     result = run_cli("histogram", path, "--top", "3")
     on_path = shutil.which("node")
     same = on_path is not None and \
