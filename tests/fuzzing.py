@@ -245,7 +245,7 @@ def _position(spans: list[tuple[int, int]], index: int) -> int:
 
 def _tamper_cache(entry: str, mutation: Mutation) -> None:
     """Change the cache entry the way damage or an attacker would."""
-    import hashlib
+    from v8scan.binary import checksum
     with open(entry) as f:
         saved = json.load(f)
     name = mutation.constant
@@ -258,8 +258,7 @@ def _tamper_cache(entry: str, mutation: Mutation) -> None:
     else:
         saved["constants"][name] = mutation.value
     if mutation.resign:
-        content = {k: v for k, v in saved.items() if k != "sha256"}
-        saved["sha256"] = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+        saved["sha256"] = checksum(saved)
     with open(entry, "w") as f:
         json.dump(saved, f)
 
