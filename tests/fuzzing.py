@@ -112,7 +112,6 @@ def describe(path: str, node: str) -> FuzzCore:
     import v8scan
     from v8scan.binary import cache_path
     from v8scan.core import ELF64_PHDR, PT_NOTE
-    from v8scan.pages import find_pages
 
     with v8scan.open_dump(path, node=node) as dump:
         memory = dump.core.memory
@@ -121,7 +120,7 @@ def describe(path: str, node: str) -> FuzzCore:
         headers = np.frombuffer(_read(path, phoff, phnum * ELF64_PHDR.itemsize), ELF64_PHDR)
         notes = [(int(h["offset"]), int(h["filesz"])) for h in headers if h["type"] == PT_NOTE]
         heap = []
-        for page in find_pages(memory, dump.layout):
+        for page in dump.pages:
             seg = memory.segment_at(page.area_start)
             heap.append((seg.offset + page.area_start - seg.vaddr, page.area_end - page.area_start))
         sessions = dump.instances("Session")

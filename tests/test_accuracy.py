@@ -114,10 +114,10 @@ def test_a_whole_page_area_over_live_objects_is_stale(census_cores):
     a whole old-generation page that V8 filled later; cutting it dropped ~8,000 live
     Survivors now and then on Node 16. On real pages: such an area over a page that starts
     with an object is stale; on a young page it proves nothing."""
-    from v8scan.pages import stale_whole_page_area, find_pages
+    from v8scan.pages import stale_whole_page_area
     with v8scan.open_dump(census_cores.before) as dump:
         memory, layout = dump.core.memory, dump.layout
-        pages = find_pages(memory, layout)
+        pages = dump.pages
         old = [p for p in pages if not p.is_young(layout)
                and dump.heap.instance_type(p.area_start) is not None]
         young = [p for p in pages if p.is_young(layout)]

@@ -21,7 +21,7 @@ def prepared(version_cores):
     dump = v8scan.open_dump(version_cores.before)
     scan = dump.scan()
     memory, layout = dump.core.memory, dump.layout
-    areas, _ = heap_areas(memory, layout)
+    areas, _ = heap_areas(memory, layout, dump.pages)
     sizes = np.array([(memory.u8(int(m) + layout.map_instance_size_in_words) or 0) * 8
                       for m in scan.maps], dtype=np.int64)
     kinds, fixed, flags = size_rules(layout, scan.instance_types, sizes)

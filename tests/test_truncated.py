@@ -10,7 +10,6 @@ import subprocess
 import pytest
 
 import v8scan
-from v8scan.pages import find_pages
 
 from .conftest import run_cli
 
@@ -48,7 +47,7 @@ def page_offsets(path: str, node: str) -> list[int]:
     with v8scan.open_dump(path, node=node) as dump:
         memory = dump.core.memory
         return sorted(memory.segment_at(p.base).offset + p.base - memory.segment_at(p.base).vaddr
-                      for p in find_pages(memory, dump.layout))
+                      for p in dump.pages)
 
 
 @pytest.mark.parametrize("share", [0.1, 0.5, 0.9])

@@ -11,6 +11,7 @@ the public entry point behind `v8scan.open_dump`.
 from __future__ import annotations
 
 import os
+from functools import cached_property
 from typing import Optional, Sequence
 
 import numpy as np
@@ -22,7 +23,7 @@ from .errors import NoV8HeapError, Warnings
 from .heap import Heap
 from .layout import Layout, build_layout
 from .naming import Namer
-from .pages import find_pages, heap_areas, missing_pages
+from .pages import HeapPage, find_pages, heap_areas, missing_pages
 from .results import DumpInfo, Histogram, Instance
 from .scan import HeapScan, collect_objects, find_holders, scan_heap
 from .sweep import Progress
@@ -38,9 +39,13 @@ class Dump:
         try:
             self.warnings: Warnings = self.core.warnings
             self.binary: NodeBinary
-            self.binary, self.build_id_matches = node_of_core(self.core, node, force,
-                                                              self.warnings, check=build_layout)
-            self.layout: Layout = build_layout(self.binary, self.warnings)
+            # A cached binary is checked by building its layout, which is then kept.
+            checked: list[Layout] = []
+            self.binary, self.build_id_matches = node_of_core(
+                self.core, node, force, self.warnings,
+                check=lambda binary: checked.append(build_layout(binary, self.warnings)))
+            self.layout: Layout = (checked[-1] if checked
+                                   else build_layout(self.binary, self.warnings))
             self.heap = Heap(self.core.memory, self.layout)
             self.namer = Namer(self.heap)
             self.missing_heap_pages = self._note_truncation()
@@ -54,8 +59,7 @@ class Dump:
         cut = self.core.truncation
         if cut is None:
             return 0
-        lost = missing_pages(self.core.memory, self.layout,
-                             find_pages(self.core.memory, self.layout), cut.missing)
+        lost = missing_pages(self.core.memory, self.layout, self.pages, cut.missing)
         notes = ", and so are its notes (process details)" if cut.notes_cut else ""
         self.warnings.add(
             f"the core is truncated: the file has {cut.file_size:,} of the "
@@ -69,11 +73,19 @@ class Dump:
     def path(self) -> str:
         return self.core.path
 
+    @cached_property
+    def pages(self) -> list[HeapPage]:
+        """The V8 heap pages in the core, found once."""
+        return find_pages(self.core.memory, self.layout)
+
     def info(self) -> DumpInfo:
-        """Versions, binary, segments and sizes; cheap (no heap scan)."""
-        memory = self.core.memory
-        pages = find_pages(memory, self.layout)
-        areas, young = heap_areas(memory, self.layout, pages)
+        """Versions, binary, segments and sizes; cheap (no heap scan; the scan's areas if
+        one was made)."""
+        memory, pages = self.core.memory, self.pages
+        if False in self._scans:
+            areas, young = self._scans[False].areas, self._scans[False].young_bytes
+        else:
+            areas, young = heap_areas(memory, self.layout, pages)
         return DumpInfo(
             self.core.path, self.core.file_size, self.core.process_name, self.core.process_args,
             self.binary.path, self.binary.build_id, self.build_id_matches,
@@ -93,7 +105,7 @@ class Dump:
         if include_dead not in self._scans:
             try:
                 self._scans[include_dead] = scan_heap(
-                    self.core.memory, self.layout, self.warnings, progress,
+                    self.core.memory, self.layout, self.pages, self.warnings, progress,
                     collect=self.namer.per_object_maps, include_dead=include_dead, jobs=jobs)
             except NoV8HeapError as exc:
                 cut = self.core.truncation

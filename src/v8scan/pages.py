@@ -169,7 +169,7 @@ def _outside_pages(memory: AddressSpace, pages: list[HeapPage], page_size: int) 
     return np.array(rows, dtype=np.uint64).reshape(-1, 3)
 
 
-def heap_areas(memory: AddressSpace, layout: Layout, pages: Optional[list[HeapPage]] = None,
+def heap_areas(memory: AddressSpace, layout: Layout, pages: list[HeapPage],
                include_dead: bool = False,
                sweeper: Optional[Sweeper] = None) -> tuple[np.ndarray, int]:
     """Object areas to scan, as (vaddr, file offset, size) rows in address order, and the
@@ -184,8 +184,6 @@ def heap_areas(memory: AddressSpace, layout: Layout, pages: Optional[list[HeapPa
     and that one up to the allocation top (the rest, and the pages a scavenge flipped away
     from, hold dead copies).
     """
-    if pages is None:
-        pages = find_pages(memory, layout)
     unallocated: dict[int, list[tuple[int, int]]] = {}
     young_live: dict[int, int] = {}  # young page base -> end of its live objects
     if not include_dead:

@@ -17,7 +17,7 @@ from . import scanrules as rules
 from .core import AddressSpace
 from .errors import NoV8HeapError, Warnings
 from .layout import Layout
-from .pages import PF_W, find_pages, heap_areas
+from .pages import PF_W, HeapPage, heap_areas
 from .sweep import Progress, Sweeper, area_groups, scanner_module
 
 # Rough cost per byte of each sweep, so that a progress bar moves evenly through them.
@@ -45,11 +45,12 @@ class HeapScan:
     walk_rules: tuple           # (size kinds, fixed sizes, flags, params) the walk used
 
 
-def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
+def scan_heap(memory: AddressSpace, layout: Layout, pages: list[HeapPage], warnings: Warnings,
               progress: Optional[Progress] = None,
               collect: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None,
               include_dead: bool = False, jobs: Optional[int] = None) -> HeapScan:
-    """Find every live V8 heap object in `memory` and count objects and bytes per map.
+    """Find every live V8 heap object on the heap `pages` and count objects and bytes per
+    map.
 
     `collect(maps, instance_types)` returns a boolean mask of the maps whose objects'
     addresses are wanted (HeapScan.collected), for naming them one by one. `include_dead`
@@ -58,7 +59,6 @@ def scan_heap(memory: AddressSpace, layout: Layout, warnings: Warnings,
     """
     impl = scanner_module(warnings)
     data = memory.as_array()
-    pages = find_pages(memory, layout)
     page_bytes = sum(p.area_end - p.area_start for p in pages)
     writable = sum(s.filesz for s in memory.segments if s.flags & PF_W)
     estimate = (max(writable - page_bytes, 0) * WEIGHT_WORDS
