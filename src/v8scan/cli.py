@@ -103,6 +103,22 @@ def _opened(core: str, node: Optional[str], force: bool) -> Iterator:
         _warn(dump.warnings)
 
 
+@contextmanager
+def _opened_pair(before: str, after: str, node: Optional[str], force: bool) -> Iterator:
+    """Two dumps of one process, opened as `_opened` opens one; when the command is done,
+    the warnings of both are printed, each once, and a warning if they ran different
+    builds."""
+    from .dump import build_mismatch, open_dump
+    from .errors import Warnings
+    with open_dump(before, node=node, force=force) as old, \
+            open_dump(after, node=node, force=force) as new:
+        yield old, new
+        merged = Warnings()
+        for warning in [*old.warnings, *new.warnings, *build_mismatch(old, new)]:
+            merged.add(warning)
+        _warn(merged)
+
+
 def _histogram(dump, quiet: bool, shapes: bool, include_dead: bool, jobs: Optional[int]):
     bar = _Progress(not quiet, dump.path)
     try:
@@ -233,20 +249,16 @@ def diff(before, after, node, force, sort, samples, top, shapes, include_dead, a
     """
     from .census import diff as diff_histograms
     from .census import growth_samples
-    from .dump import build_mismatch, open_dump
     from .render import diff_json, diff_text
 
     def action():
-        with open_dump(before, node=node, force=force) as old, \
-                open_dump(after, node=node, force=force) as new:
+        with _opened_pair(before, after, node, force) as (old, new):
             d = diff_histograms(_histogram(old, quiet or as_json, shapes, include_dead, jobs),
                                 _histogram(new, quiet or as_json, shapes, include_dead, jobs))
-            d.warnings.extend(build_mismatch(old, new))
             if samples:
                 growing = [r.key for r in d.sorted(sort)[:top] if r.count_delta > 0]
                 d.samples = growth_samples(old, new, growing[:SAMPLED_ROWS], samples, shapes,
                                            include_dead, jobs)
-        _warn(d.warnings)
         click.echo(diff_json(d, sort, top, shapes) if as_json else diff_text(d, sort, top))
     _run(action, debug)
 
@@ -441,14 +453,13 @@ def demo(seconds, top, keep, debug):
     """
     from .census import diff as diff_histograms
     from .demo import run_demo
-    from .dump import open_dump
     from .render import diff_text, histogram_text
 
     def action():
         workdir = tempfile.mkdtemp(prefix="v8scan-demo-")
         try:
             first, second = run_demo(workdir, seconds, lambda m: click.echo(f"* {m}"))
-            with open_dump(first) as old, open_dump(second) as new:
+            with _opened_pair(first, second, None, False) as (old, new):
                 before = _histogram(old, False, False, False, None)
                 after = _histogram(new, False, False, False, None)
                 click.echo(f"\nHistogram of {second} (top {top or 15} by bytes):\n")
@@ -459,7 +470,6 @@ def demo(seconds, top, keep, debug):
                 leaders = [r for r in d.sorted("count") if r.kind == "object"]
                 if leaders:
                     _explain_leak(old, new, leaders[0], seconds)
-            _warn(d.warnings)
         finally:
             if keep:
                 click.echo(f"\ncores kept in {workdir}")
