@@ -194,36 +194,37 @@ BREAK_LENGTH = 76  # util.inspect's breakLength 80, less the braces' spaces
 IDENTIFIER = re.compile(r"^[A-Za-z_$][\w$]*$")
 
 
-def inspect_json(core: str, address: int, node: dict) -> str:
-    return json.dumps({"core": core, "address": f"{address:#x}", "value": node}, indent=1)
+def inspect_json(core: str, address: int, value: dict) -> str:
+    return json.dumps({"core": core, "address": f"{address:#x}", "value": value}, indent=1)
 
 
-def inspect_text(node: dict) -> str:
+def inspect_text(value: dict) -> str:
     """A value tree (values.py) as util.inspect prints it, with addresses where it stops."""
-    kind = node["type"]
+    kind = value["type"]
     if kind in LEAVES:
-        return LEAVES[kind](node)
-    if node.get("omitted"):
-        return f"[{printable(node['constructor'] or 'Object')} {node['address']}]"
+        return LEAVES[kind](value)
+    if value.get("omitted"):
+        return f"[{printable(value['constructor'] or 'Object')} {value['address']}]"
     if kind == "buffer":
-        return _buffer_text(node)
+        return _buffer_text(value)
     entries = []
     if kind in ("map", "set"):
-        for entry in node["entries"]:
+        for entry in value["entries"]:
             entries.append(f"{inspect_text(entry['key'])} => {inspect_text(entry['value'])}"
                            if kind == "map" else inspect_text(entry))
-        shown = len(node["entries"])
-        if node["size"] is not None and node["size"] > shown:
-            entries.append(f"... {node['size'] - shown} more items")
-    elements = node.get("elements")
+        shown = len(value["entries"])
+        if value["size"] is not None and value["size"] > shown:
+            entries.append(f"... {value['size'] - shown} more items")
+    elements = value.get("elements")
     if elements is not None:
         entries.extend(_elements_text(elements, kind == "array"))
-    entries.extend(f"{_key(p['key'])}: {inspect_text(p['value'])}" for p in node["properties"])
-    constructor = printable(node["constructor"] or "Object")
+    entries.extend(f"{_key(p['key'])}: {inspect_text(p['value'])}" for p in value["properties"])
+    constructor = printable(value["constructor"] or "Object")
     if kind == "array":
-        prefix, braces = ("" if constructor == "Array" else f"{constructor}({node['length']}) "), "[]"
+        prefix = "" if constructor == "Array" else f"{constructor}({value['length']}) "
+        braces = "[]"
     elif kind in ("map", "set"):
-        prefix, braces = f"{constructor}({node['size']}) ", "{}"
+        prefix, braces = f"{constructor}({value['size']}) ", "{}"
     else:
         prefix, braces = ("" if constructor == "Object" else f"{constructor} "), "{}"
     if not entries:
@@ -255,24 +256,24 @@ def _elements_text(elements: dict, is_array: bool) -> list[str]:
     return result
 
 
-def _buffer_text(node: dict) -> str:
-    length, hex_bytes = node["byteLength"], node["hex"]
+def _buffer_text(value: dict) -> str:
+    length, hex_bytes = value["byteLength"], value["hex"]
     if hex_bytes is None:
-        return f"<{node['constructor']} {length} bytes, not in the core>"
+        return f"<{value['constructor']} {length} bytes, not in the core>"
     shown = " ".join(hex_bytes[i:i + 2] for i in range(0, len(hex_bytes), 2))
     more = (length or 0) - len(hex_bytes) // 2
     tail = f" ... {more} more bytes" if more > 0 else ""
-    if node["constructor"] in ("Buffer", "FastBuffer"):
+    if value["constructor"] in ("Buffer", "FastBuffer"):
         return f"<Buffer {shown}{tail}>"
-    return f"{printable(node['constructor'])}({length} bytes) <{shown}{tail}>"
+    return f"{printable(value['constructor'])}({length} bytes) <{shown}{tail}>"
 
 
-def _string_text(node: dict) -> str:
-    value, length = node["value"], node["length"]
-    if value is None:
-        return f"<{node['representation']} string of {length} characters, not in the core>"
-    more = (length or 0) - len(value)
-    return _quote(value) + (f"... {more} more characters" if more > 0 else "")
+def _string_text(value: dict) -> str:
+    text, length = value["value"], value["length"]
+    if text is None:
+        return f"<{value['representation']} string of {length} characters, not in the core>"
+    more = (length or 0) - len(text)
+    return _quote(text) + (f"... {more} more characters" if more > 0 else "")
 
 
 def _quote(text: str) -> str:
@@ -286,11 +287,11 @@ def _key(name: str) -> str:
     return name if IDENTIFIER.fullmatch(name) else _quote(name)
 
 
-def _function_text(node: dict) -> str:
-    name = f": {printable(node['name'])}" if node["name"] else " (anonymous)"
+def _function_text(value: dict) -> str:
+    name = f": {printable(value['name'])}" if value["name"] else " (anonymous)"
     where = ""
-    if node["script"]:
-        where = f" {printable(node['script'])}" + (f":{node['line']}" if node["line"] else "")
+    if value["script"]:
+        where = f" {printable(value['script'])}" + (f":{value['line']}" if value["line"] else "")
     return f"[Function{name}]{where}"
 
 

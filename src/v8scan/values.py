@@ -1,10 +1,10 @@
 """One heap object read as a tree of plain values, for `inspect`: what util.inspect shows.
 
-Every node is a dict JSON can carry, with a "type": number, string, boolean, null,
+Every value is a dict JSON can carry, with a "type": number, string, boolean, null,
 undefined, hole, symbol, bigint, object, array, function, map, set, buffer, accessor,
 circular, internal or unreadable. Objects deeper than `depth` keep only their address and
 constructor ("omitted"). Readers never raise on missing memory; what the core lacks is an
-"unreadable" node. Formatting is render.py's job.
+"unreadable" value. Formatting is render.py's job.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ MAX_TEXT = 1_000        # characters read per string
 BUFFER_PREVIEW = 50     # bytes read per Buffer (buffer.INSPECT_MAX_BYTES)
 DEFAULT_DEPTH = 2       # as util.inspect
 
-Node = dict[str, Any]
+Value = dict[str, Any]
 DOUBLE = struct.Struct("<d")
 
 
@@ -80,7 +80,7 @@ class ValueReader:
         self._collections = {L.js_map_type: "map", L.js_set_type: "set"}
         self._entry_sizes = {"map": L.ordered_hash_map_entry, "set": L.ordered_hash_set_entry}
 
-    def read(self, address: int) -> Node:
+    def read(self, address: int) -> Value:
         """The value tree of the object at `address` (tagged or not).
 
         Raises NotAnObject if no V8 object starts there."""
@@ -89,7 +89,7 @@ class ValueReader:
         return self._object(obj, 0, frozenset())
 
     # --- any value ----------------------------------------------------------------
-    def _value(self, word: Optional[int], level: int, path: frozenset) -> Node:
+    def _value(self, word: Optional[int], level: int, path: frozenset) -> Value:
         if word is None:
             return {"type": "unreadable"}
         smi = self.layout.smi(word)
@@ -99,7 +99,7 @@ class ValueReader:
             return {"type": "unreadable", "word": f"{word:#x}"}
         return self._object(word - 1, level, path)
 
-    def _object(self, obj: int, level: int, path: frozenset) -> Node:
+    def _object(self, obj: int, level: int, path: frozenset) -> Value:
         L, heap = self.layout, self.heap
         t = heap.instance_type(obj)
         if t is None:
@@ -128,7 +128,7 @@ class ValueReader:
             return self._function(obj, t)
         return self._receiver(obj, t, level, path | {obj})
 
-    def _string(self, obj: int, t: int) -> Node:
+    def _string(self, obj: int, t: int) -> Value:
         L = self.layout
         rep = L.string_representation(t)
         representation = {L.seq_string_tag: "sequential", L.cons_string_tag: "cons",
@@ -138,7 +138,7 @@ class ValueReader:
                 "length": self.heap.string_length(obj), "representation": representation,
                 "encoding": "one-byte" if L.is_one_byte_string(t) else "two-byte"}
 
-    def _oddball(self, obj: int) -> Node:
+    def _oddball(self, obj: int) -> Value:
         L = self.layout
         kind = self.heap.smi_field(obj, L.oddball_kind)  # a Smi, though the metadata says int
         if kind in (L.oddball_true, L.oddball_false):
@@ -151,21 +151,21 @@ class ValueReader:
             return {"type": "hole"}
         return {"type": "internal", "address": f"{obj:#x}", "name": f"Oddball kind {kind}"}
 
-    def _function(self, obj: int, t: int) -> Node:
+    def _function(self, obj: int, t: int) -> Value:
         heap, L = self.heap, self.layout
-        node: Node = {"type": "function", "address": f"{obj:#x}"}
+        tree: Value = {"type": "function", "address": f"{obj:#x}"}
         if t == L.js_bound_function_type:
-            return {**node, "name": "bound", "script": None, "line": None}
+            return {**tree, "name": "bound", "script": None, "line": None}
         sfi = heap.pointer(obj, L.js_function_shared)
         script = heap.script_of(sfi)
         start = None if sfi is None else heap.function_start(sfi)
-        return {**node, "name": self.namer.function_name(sfi),
+        return {**tree, "name": self.namer.function_name(sfi),
                 "script": None if script is None else heap.script_name(script),
                 "line": None if script is None or start is None
                 else heap.script_line(script, start)}
 
     # --- JS objects ---------------------------------------------------------------
-    def _receiver(self, obj: int, t: int, level: int, path: frozenset) -> Node:
+    def _receiver(self, obj: int, t: int, level: int, path: frozenset) -> Value:
         L, heap = self.layout, self.heap
         map_addr = heap.map_of(obj) or 0
         kind = "object"
@@ -175,25 +175,25 @@ class ValueReader:
             kind = self._collections[t]
         elif t == L.js_typed_array_type:
             kind = "buffer"
-        node: Node = {"type": kind, "address": f"{obj:#x}",
+        tree: Value = {"type": kind, "address": f"{obj:#x}",
                       "constructor": self.namer.label_object(obj, map_addr, t)[1]}
         if kind == "buffer":  # bytes, not references: shown at any depth
-            return {**node, **self._buffer(obj)}
+            return {**tree, **self._buffer(obj)}
         self._expanded += 1
         if level >= self.depth + 1 or self._expanded > MAX_OBJECTS:
-            return {**node, "omitted": True}
+            return {**tree, "omitted": True}
         child = level + 1
         if kind in ("map", "set"):
-            node.update(self._collection(obj, kind, child, path))
+            tree.update(self._collection(obj, kind, child, path))
         if kind == "array":
-            node["length"] = heap.smi_field(obj, L.js_array_length)
-        elements = self._elements(obj, node.get("length"), child, path)
+            tree["length"] = heap.smi_field(obj, L.js_array_length)
+        elements = self._elements(obj, tree.get("length"), child, path)
         if elements is not None:
-            node["elements"] = elements
-        node["properties"] = self._properties(obj, kind == "array", child, path)
-        return node
+            tree["elements"] = elements
+        tree["properties"] = self._properties(obj, kind == "array", child, path)
+        return tree
 
-    def _properties(self, obj: int, is_array: bool, level: int, path: frozenset) -> list[Node]:
+    def _properties(self, obj: int, is_array: bool, level: int, path: frozenset) -> list[Value]:
         result = []
         for key, value in self.heap.own_properties(obj)[:MAX_ITEMS]:
             name = self.namer.property_name(key)
@@ -204,7 +204,7 @@ class ValueReader:
         return result
 
     def _elements(self, obj: int, length: Optional[int], level: int,
-                  path: frozenset) -> Optional[Node]:
+                  path: frozenset) -> Optional[Value]:
         """{"count", "items"} of an object's indexed elements ("dictionary": true and no
         items when they are kept in a hash table), or None when it has none."""
         L, heap = self.layout, self.heap
@@ -236,11 +236,11 @@ class ValueReader:
         return {"count": length if length is not None else count, "items": items}
 
     @staticmethod
-    def _double(value: float) -> Node:
+    def _double(value: float) -> Value:
         return {"type": "number", "value": value if math.isfinite(value) else None,
                 "text": js_number(value)}
 
-    def _collection(self, obj: int, kind: str, level: int, path: frozenset) -> Node:
+    def _collection(self, obj: int, kind: str, level: int, path: frozenset) -> Value:
         """The entries of a Map (key, value) or the values of a Set, in insertion order."""
         heap, L = self.heap, self.layout
         table = heap.pointer(obj, L.js_collection_table)
@@ -264,8 +264,8 @@ class ValueReader:
                 entries.append(key)
         return {"size": elements, "entries": entries}
 
-    def _buffer(self, obj: int) -> Node:
-        """Length and the first bytes of a typed array (a Node Buffer is a Uint8Array).
+    def _buffer(self, obj: int) -> Value:
+        """Length and the first bytes of a typed array (a Value Buffer is a Uint8Array).
         Its data is at external_pointer + base_pointer: an address outside the heap with
         base 0, or an offset into the heap object base_pointer points to."""
         heap, L = self.heap, self.layout
