@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from v8scan import _scan_py as k
-from v8scan.pages import heap_areas
+from v8scan.pages import find_allocation_areas, heap_areas
 from v8scan.scan import scan_params, size_rules, _valid_maps
 from v8scan.sweep import area_groups
 
@@ -25,7 +25,8 @@ def numpy_scan(dump) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     memory, layout = dump.core.memory, dump.layout
     data = memory.as_array()
     words = data[: len(data) // 8 * 8].view("<u8")
-    areas, _ = heap_areas(memory, layout, dump.pages)
+    areas, _ = heap_areas(memory, layout, dump.pages,
+                          find_allocation_areas(memory, layout, dump.pages))
     batches = _batches(areas)
     meta = np.concatenate([_meta_maps(words, areas[b], data, layout) for b in batches])
     map_size = memory.u8(int(meta[0]) + layout.map_instance_size_in_words) * layout.tagged_size

@@ -12,7 +12,7 @@ from v8scan import layout as layout_module
 from v8scan.render import histogram_json
 
 FIXTURE_CLASSES = {("object", "Album"): 5000, ("object", "Track"): 3000,
-                   ("closure", "namedClosure"): 1200}
+                   ("closure", "namedClosure"): 1200, ("object", "Survivor"): 250000}
 DROPPED = 1_000_000  # Dropped objects the scenario allocates and lets go
 # Literal shapes the scenario makes: (own property names, dictionary mode?) -> made
 FIXTURE_SHAPES = {(("albumId", "albumNames", "year"), False): 1500,

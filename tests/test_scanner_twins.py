@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 import v8scan
 from v8scan import _scan_py, scanrules, sweep
-from v8scan.pages import heap_areas
 from v8scan.scan import scan_params, size_rules
 
 _scan = pytest.importorskip("v8scan._scan", reason="the compiled scanner is not built")
@@ -21,7 +20,7 @@ def prepared(version_cores):
     dump = v8scan.open_dump(version_cores.before)
     scan = dump.scan()
     memory, layout = dump.core.memory, dump.layout
-    areas, _ = heap_areas(memory, layout, dump.pages)
+    areas = scan.areas
     sizes = np.array([(memory.u8(int(m) + layout.map_instance_size_in_words) or 0) * 8
                       for m in scan.maps], dtype=np.int64)
     kinds, fixed, flags = size_rules(layout, scan.instance_types, sizes)

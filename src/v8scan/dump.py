@@ -23,10 +23,10 @@ from .errors import NoV8HeapError, Warnings
 from .heap import Heap
 from .layout import Layout, build_layout
 from .naming import Namer
-from .pages import HeapPage, find_pages, heap_areas, missing_pages
+from .pages import HeapPage, find_pages, missing_pages
 from .results import DumpInfo, Histogram, Instance
-from .scan import HeapScan, collect_objects, find_holders, scan_heap
-from .sweep import Progress
+from .scan import HeapScan, collect_objects, find_holders, plan_scan, scan_heap
+from .sweep import Progress, Sweeper
 from .values import DEFAULT_DEPTH, ValueReader
 
 
@@ -79,13 +79,15 @@ class Dump:
         return find_pages(self.core.memory, self.layout)
 
     def info(self) -> DumpInfo:
-        """Versions, binary, segments and sizes; cheap (no heap scan; the scan's areas if
-        one was made)."""
+        """Versions, binary, segments and sizes; the areas a heap scan walks, without the
+        walk (or the scan's, if one was made)."""
         memory, pages = self.core.memory, self.pages
         if False in self._scans:
             areas, young = self._scans[False].areas, self._scans[False].young_bytes
         else:
-            areas, young = heap_areas(memory, self.layout, pages)
+            with Sweeper() as sweeper:
+                plan = plan_scan(memory, self.layout, pages, self.warnings, sweeper)
+            areas, young = plan.areas, plan.young_bytes
         return DumpInfo(
             self.core.path, self.core.file_size, self.core.process_name, self.core.process_args,
             self.binary.path, self.binary.build_id, self.build_id_matches,

@@ -170,29 +170,28 @@ def _outside_pages(memory: AddressSpace, pages: list[HeapPage], page_size: int) 
 
 
 def heap_areas(memory: AddressSpace, layout: Layout, pages: list[HeapPage],
-               include_dead: bool = False,
-               sweeper: Optional[Sweeper] = None) -> tuple[np.ndarray, int]:
+               allocation_areas: Optional[Sequence[AllocationArea]]) -> tuple[np.ndarray, int]:
     """Object areas to scan, as (vaddr, file offset, size) rows in address order, and the
     bytes of young-generation pages left out because their allocation area was not found
     (live objects may be among them).
 
     Scanning only page areas keeps malloc arenas, stacks and the binary's data, where stray
-    words can look like objects, out of the census. Unless `include_dead` is asked for, what
-    V8 has let go is left out too: the unallocated rest [top, limit) of each linear
-    allocation area, which still holds what died there before; and the young generation,
-    except its large objects, the to-space pages up to the one holding its allocation area,
-    and that one up to the allocation top (the rest, and the pages a scavenge flipped away
-    from, hold dead copies).
+    words can look like objects, out of the census. With `allocation_areas` (None: all of
+    every page, for --all), what V8 has let go is left out too: the unallocated rest
+    [top, limit) of each of them, which still holds what died there before; and the young
+    generation, except its large objects, the to-space pages up to the one holding its
+    allocation area, and that one up to the allocation top (the rest, and the pages a
+    scavenge flipped away from, hold dead copies).
     """
+    include_dead = allocation_areas is None
     unallocated: dict[int, list[tuple[int, int]]] = {}
     young_live: dict[int, int] = {}  # young page base -> end of its live objects
-    if not include_dead:
-        for area in find_allocation_areas(memory, layout, pages, sweeper):
-            unallocated.setdefault(area.page.base, []).append((area.top, area.limit))
-            if area.page.is_young(layout) and area.page.flags & layout.to_page_flag:
-                young_live[area.page.base] = max(young_live.get(area.page.base, 0), area.top)
-                for earlier in _earlier_pages(memory, layout, pages, area.page):
-                    young_live[earlier.base] = earlier.area_end
+    for area in allocation_areas or ():
+        unallocated.setdefault(area.page.base, []).append((area.top, area.limit))
+        if area.page.is_young(layout) and area.page.flags & layout.to_page_flag:
+            young_live[area.page.base] = max(young_live.get(area.page.base, 0), area.top)
+            for earlier in _earlier_pages(memory, layout, pages, area.page):
+                young_live[earlier.base] = earlier.area_end
     rows = []
     unknown_young = 0
     for page in pages:

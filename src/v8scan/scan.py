@@ -17,7 +17,7 @@ from . import scanrules as rules
 from .core import AddressSpace
 from .errors import NoV8HeapError, Warnings
 from .layout import Layout
-from .pages import PF_W, HeapPage, heap_areas
+from .pages import PF_W, AllocationArea, HeapPage, find_allocation_areas, heap_areas
 from .sweep import Progress, Sweeper, area_groups, scanner_module
 
 # Rough cost per byte of each sweep, so that a progress bar moves evenly through them.
@@ -45,6 +45,96 @@ class HeapScan:
     walk_rules: tuple           # (size kinds, fixed sizes, flags, params) the walk used
 
 
+@dataclass
+class ScanPlan:
+    """What the object walk goes over and with which maps: the heap's object areas, minus
+    what V8 has let go (pages.heap_areas), and the maps found in them."""
+
+    areas: np.ndarray           # (vaddr, file offset, size) rows in address order
+    young_bytes: int            # young-generation bytes left out, liveness unknown
+    meta_maps: np.ndarray
+    maps: np.ndarray            # untagged, sorted
+    instance_types: np.ndarray  # per map
+    walk_rules: tuple           # (size kinds, fixed sizes, flags, params) per map
+
+
+def plan_scan(memory: AddressSpace, layout: Layout, pages: list[HeapPage], warnings: Warnings,
+              sweeper: Sweeper, include_dead: bool = False) -> ScanPlan:
+    """The areas to walk and the maps in them: two sweeps (meta maps, then maps), and one
+    more over the words of the heap to leave stale allocation areas uncut
+    (`stale_allocation_areas`). Raises NoV8HeapError when there is no heap to walk."""
+    impl = scanner_module(warnings)
+    allocation_areas = None if include_dead else find_allocation_areas(memory, layout, pages,
+                                                                       sweeper)
+    areas, young_bytes = heap_areas(memory, layout, pages, allocation_areas)
+    if len(areas) == 0:
+        raise NoV8HeapError("no V8 heap pages found in the core",
+                            hint="is this a core of a node process?")
+    data = memory.as_array()
+    meta = np.concatenate(sweeper.run(impl.find_meta_maps, [
+        ((data, areas[a:b], layout.map_type, layout.map_instance_type), n)
+        for a, b, n in _groups(areas)], WEIGHT_WORDS))
+    if len(meta) == 0:
+        meta = _meta_map_by_use(memory, layout, areas)
+        if len(meta) == 0:
+            raise NoV8HeapError("no V8 heap found in the core (no meta map)",
+                                hint="is this a core of a node process?")
+        warnings.add("V8's meta map is not in the core (the page that holds it is "
+                     "missing or damaged): maps were found by the pointers to it, and "
+                     "are not counted themselves")
+    words = memory.u8(int(meta[0]) + layout.map_instance_size_in_words)
+    map_size = (words or 0) * layout.tagged_size or _smallest_map(layout)
+
+    def maps_in(where: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple]:
+        """The maps `known` and those found in `where`: maps, types, walk rules."""
+        candidates = np.concatenate([known] + sweeper.run(impl.find_maps, [
+            ((data, where[a:b], meta, map_size), n) for a, b, n in _groups(where)],
+            WEIGHT_MAPS))
+        maps, types, sizes = _valid_maps(memory, layout, np.union1d(candidates, meta))
+        kinds, fixed, flags = size_rules(layout, types, sizes)
+        if include_dead:  # step into free space instead of over it
+            kinds[(flags & rules.MAP_FILLER) != 0] = rules.SIZE_UNKNOWN
+        return maps, types, (kinds, fixed, flags, scan_params(layout))
+
+    maps, types, walk_rules = maps_in(areas, np.zeros(0, np.uint64))
+    stale = stale_allocation_areas(memory, areas, maps, walk_rules, allocation_areas or [],
+                                   sweeper)
+    if stale:
+        kept = [a for a in allocation_areas or [] if a not in stale]
+        areas, young_bytes = heap_areas(memory, layout, pages, kept)
+        # The rests given back to the walk may hold maps too.
+        maps, types, walk_rules = maps_in(_clip(areas, [(a.top, a.limit) for a in stale]), maps)
+    return ScanPlan(areas, young_bytes, meta, maps, types, walk_rules)
+
+
+def stale_allocation_areas(memory: AddressSpace, areas: np.ndarray, maps: np.ndarray,
+                           walk_rules: tuple, allocation_areas: list[AllocationArea],
+                           sweeper: Sweeper) -> list[AllocationArea]:
+    """The allocation areas whose unallocated rest [top, limit) an object walked in `areas`
+    refers into. Such a rest has been handed out again: the area is a stale copy, left in
+    freed memory (an earlier GC's evacuator) or on an idle thread's stack, of one V8 has
+    closed since, and cutting its rest would drop live objects. (A true rest holds only
+    what died there before.)"""
+    rests = [(a.top, a.limit) for a in allocation_areas if a.top < a.limit]
+    if not rests:
+        return []
+    inside = np.concatenate([np.arange(top, limit, 8, dtype=np.uint64) for top, limit in rests])
+    referenced = np.unique(_references(memory, areas, maps, walk_rules, inside, sweeper)[2])
+    return [a for a in allocation_areas if a.top < a.limit and np.any(
+        (referenced >= np.uint64(a.top)) & (referenced < np.uint64(a.limit)))]
+
+
+def _clip(areas: np.ndarray, ranges: list[tuple[int, int]]) -> np.ndarray:
+    """The parts of the `areas` rows inside the address `ranges`, as rows in address order."""
+    rows = []
+    for vaddr, offset, size in areas.tolist():
+        for lo, hi in ranges:
+            start, end = max(vaddr, lo), min(vaddr + size, hi)
+            if start < end:
+                rows.append((start, offset + start - vaddr, end - start))
+    return np.array(sorted(rows), dtype=np.uint64).reshape(-1, 3)
+
+
 def scan_heap(memory: AddressSpace, layout: Layout, pages: list[HeapPage], warnings: Warnings,
               progress: Optional[Progress] = None,
               collect: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None,
@@ -62,44 +152,21 @@ def scan_heap(memory: AddressSpace, layout: Layout, pages: list[HeapPage], warni
     page_bytes = sum(p.area_end - p.area_start for p in pages)
     writable = sum(s.filesz for s in memory.segments if s.flags & PF_W)
     estimate = (max(writable - page_bytes, 0) * WEIGHT_WORDS
-                + page_bytes * (WEIGHT_WORDS + WEIGHT_MAPS + WEIGHT_OBJECTS))
+                + page_bytes * (2 * WEIGHT_WORDS + WEIGHT_MAPS + WEIGHT_OBJECTS))
     with Sweeper(jobs, progress, estimate) as sweeper:
-        segments, young_bytes = heap_areas(memory, layout, pages, include_dead, sweeper)
+        plan = plan_scan(memory, layout, pages, warnings, sweeper, include_dead)
         if include_dead:
             warnings.add("--all: counting every object found, including dead ones V8 has "
                          "freed (free space and young-generation pages are scanned too)")
-        elif young_bytes:
-            warnings.add(f"{young_bytes:,} bytes of young-generation pages were not scanned "
-                         "(their allocation area was not found): objects allocated since the "
-                         "last garbage collection are not counted")
-        if len(segments) == 0:
-            raise NoV8HeapError("no V8 heap pages found in the core",
-                                hint="is this a core of a node process?")
-        groups = [(start, stop, int(segments[start:stop, 2].sum()))
-                  for start, stop in area_groups(segments)]
-        meta = np.concatenate(sweeper.run(impl.find_meta_maps, [
-            ((data, segments[a:b], layout.map_type, layout.map_instance_type), n)
-            for a, b, n in groups], WEIGHT_WORDS))
-        if len(meta) == 0:
-            meta = _meta_map_by_use(memory, layout, segments)
-            if len(meta) == 0:
-                raise NoV8HeapError("no V8 heap found in the core (no meta map)",
-                                    hint="is this a core of a node process?")
-            warnings.add("V8's meta map is not in the core (the page that holds it is "
-                         "missing or damaged): maps were found by the pointers to it, and "
-                         "are not counted themselves")
-        words = memory.u8(int(meta[0]) + layout.map_instance_size_in_words)
-        map_size = (words or 0) * layout.tagged_size or _smallest_map(layout)
-        candidates = np.concatenate(sweeper.run(impl.find_maps, [
-            ((data, segments[a:b], meta, map_size), n) for a, b, n in groups], WEIGHT_MAPS))
-        maps, types, sizes = _valid_maps(memory, layout, np.union1d(candidates, meta))
-        kinds, fixed, flags = size_rules(layout, types, sizes)
-        if include_dead:  # step into free space instead of over it
-            kinds[(flags & rules.MAP_FILLER) != 0] = rules.SIZE_UNKNOWN
+        elif plan.young_bytes:
+            warnings.add(f"{plan.young_bytes:,} bytes of young-generation pages were not "
+                         "scanned (their allocation area was not found): objects allocated "
+                         "since the last garbage collection are not counted")
+        maps, types = plan.maps, plan.instance_types
+        kinds, fixed, flags, params = plan.walk_rules
         per_object = np.zeros(len(maps), dtype=bool) if collect is None else collect(maps, types)
-        walk_rules = (kinds, fixed, flags, scan_params(layout))  # for later walks
         flags = flags | np.where(per_object, rules.MAP_COLLECT, 0).astype(np.uint8)
-        fixed_args = (data, segments, maps + np.uint64(1), kinds, fixed, flags, walk_rules[3])
+        fixed_args = (data, plan.areas, maps + np.uint64(1), kinds, fixed, flags, params)
         counts = np.zeros(len(maps), dtype=np.int64)
         total_sizes = np.zeros(len(maps), dtype=np.int64)
         collected: list[tuple[np.ndarray, np.ndarray]] = []
@@ -108,13 +175,19 @@ def scan_heap(memory: AddressSpace, layout: Layout, pages: list[HeapPage], warni
             np.add(counts, result[0], out=counts)
             np.add(total_sizes, result[1], out=total_sizes)
             collected.append((result[2], result[3]))
-        sweeper.run(impl.count_objects, [(fixed_args + (a, b), n) for a, b, n in groups],
+        sweeper.run(impl.count_objects, [(fixed_args + (a, b), n)
+                                         for a, b, n in _groups(plan.areas)],
                     WEIGHT_OBJECTS, fold=add)
         sweeper.finish()
     addresses, object_sizes = _in_address_order(collected)
     return HeapScan(maps, types, kinds != rules.SIZE_UNKNOWN, counts, total_sizes,
-                    meta, per_object, addresses, object_sizes, int(segments[:, 2].sum()),
-                    young_bytes, segments, walk_rules)
+                    plan.meta_maps, per_object, addresses, object_sizes,
+                    int(plan.areas[:, 2].sum()), plan.young_bytes, plan.areas, plan.walk_rules)
+
+
+def _groups(areas: np.ndarray) -> list[tuple[int, int, int]]:
+    """The sweeper's tasks over `areas`: (first row, end row, bytes)."""
+    return [(start, stop, int(areas[start:stop, 2].sum())) for start, stop in area_groups(areas)]
 
 
 def collect_objects(memory: AddressSpace, scan: HeapScan, wanted: np.ndarray,
@@ -135,25 +208,31 @@ def collect_objects(memory: AddressSpace, scan: HeapScan, wanted: np.ndarray,
 def find_holders(memory: AddressSpace, scan: HeapScan, targets: np.ndarray,
                  jobs: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every live reference to the objects at `targets` (untagged addresses):
-    (holder object, address of the referencing word, target), in address order.
+    (holder object, address of the referencing word, target), in address order."""
+    with Sweeper(jobs) as sweeper:
+        return _references(memory, scan.areas, scan.maps, scan.walk_rules, targets, sweeper)
 
-    One sweep looks for all targets at once (a hash set of their tagged pointers); the
-    objects holding the words found are then found by walking only the areas they are in.
-    """
+
+def _references(memory: AddressSpace, areas: np.ndarray, maps: np.ndarray, walk_rules: tuple,
+                targets: np.ndarray, sweeper: Sweeper
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(holder, referencing word, target) of every reference from an object walked in
+    `areas` to one of `targets`. One sweep looks for all targets at once (a hash set of
+    their tagged pointers); the objects holding the words found are then found by walking
+    only the areas they are in."""
     impl = scanner_module()
-    data, areas = memory.as_array(), scan.areas
+    data = memory.as_array()
     keys = np.unique(np.asarray(targets, dtype=np.uint64)) + np.uint64(1)
     found: list[tuple[np.ndarray, np.ndarray]] = []
-    with Sweeper(jobs) as sweeper:
-        sweeper.run(impl.find_words, [((data, areas[a:b], keys), 0)
-                                      for a, b in area_groups(areas)], fold=found.append)
+    sweeper.run(impl.find_words, [((data, areas[a:b], keys), n) for a, b, n in _groups(areas)],
+                WEIGHT_WORDS, fold=found.append)
     where = np.concatenate([f[0] for f in found] or [np.zeros(0, np.uint64)])
     what = np.concatenate([f[1] for f in found] or [np.zeros(0, np.uint64)])
     order = np.argsort(where)
     where, what = where[order], what[order]
     area_of = np.searchsorted(areas[:, 0], where, side="right").astype(np.int64) - 1
-    kinds, fixed, flags, params = scan.walk_rules
-    holders = impl.containing_objects(data, areas, scan.maps + np.uint64(1), kinds, fixed, flags,
+    kinds, fixed, flags, params = walk_rules
+    holders = impl.containing_objects(data, areas, maps + np.uint64(1), kinds, fixed, flags,
                                       params, where, area_of)
     real = (holders != 0) & (holders != what - np.uint64(1))  # not free space, not itself
     return holders[real], where[real], what[real] - np.uint64(1)

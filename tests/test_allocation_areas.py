@@ -1,0 +1,59 @@
+"""Allocation areas that are stale copies must not hide live objects.
+
+v8scan leaves out the unallocated rest [top, limit) of each linear allocation area it
+finds in the core. Freed memory (an earlier GC's evacuators) and idle threads' stacks keep
+copies of areas V8 has closed since, whose rests have been handed out again: cutting
+those dropped 3 of 250,000 `Survivor`s in 2 of 40 census cores, and 4 of 20,000 `Leaky`.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+
+import v8scan
+from v8scan.pages import PF_W, find_allocation_areas
+
+
+def _zero_words(dump, count: int) -> int:
+    """The address of `count` zero words in writable memory outside the heap pages, where
+    allocation areas are looked for."""
+    memory = dump.core.memory
+    pages = [(p.base, p.base + max(p.size, dump.layout.page_alignment)) for p in dump.pages]
+    data = memory.as_array()
+    for seg in memory.segments:
+        if not seg.flags & PF_W or any(lo < seg.end and seg.vaddr < hi for lo, hi in pages):
+            continue
+        words = data[seg.offset:seg.offset + seg.filesz // 8 * 8].view("<u8")
+        zero = np.flatnonzero(np.convolve(words == 0, np.ones(count, dtype=int), "valid")
+                              == count)
+        if len(zero):
+            return seg.vaddr + 8 * int(zero[len(zero) // 2])
+    raise AssertionError("no zeroed writable memory outside the heap pages")
+
+
+def test_a_stale_area_over_live_objects_does_not_hide_them(kernel_core, tmp_path):
+    """A copy of the core with a stale area planted over live Sessions, as a freed
+    evacuator leaves one: nothing drawn in it (start == top) and 256 bytes of rest, as
+    those seen. The Sessions are still counted, and the planted area is the one found."""
+    with v8scan.open_dump(kernel_core.path, node=kernel_core.node) as dump:
+        sessions = [i.address for i in dump.instances("Session")]
+        target = sessions[len(sessions) // 2]
+        held = [a for a in sessions if target <= a < target + 256]
+        where = _zero_words(dump, 4) + 8
+        seg = dump.core.memory.segment_at(where)
+        offset = seg.offset + where - seg.vaddr
+    planted = tmp_path / "planted.core"
+    shutil.copyfile(kernel_core.path, planted)
+    with open(planted, "r+b") as f:
+        f.seek(offset)
+        f.write(np.array([target, target, target + 256], dtype="<u8").tobytes())
+
+    with v8scan.open_dump(planted, node=kernel_core.node) as dump:
+        found = find_allocation_areas(dump.core.memory, dump.layout, dump.pages)
+        assert (target, target, target + 256) in [(a.start, a.top, a.limit) for a in found]
+        assert len(held) >= 2
+        assert [i.address for i in dump.instances("Session")] == sessions
+        areas = dump.scan().areas
+        assert any(lo <= target < lo + size for lo, _, size in areas.tolist())
