@@ -110,7 +110,7 @@ def describe(path: str, node: str) -> FuzzCore:
     import numpy as np
 
     import v8scan
-    from v8scan.binary import cache_path
+    from v8scan.v8.binary import cache_path
     from v8scan.core import ELF64_PHDR, PT_NOTE
 
     with v8scan.open_dump(path, node=node) as dump:
@@ -244,7 +244,7 @@ def _position(spans: list[tuple[int, int]], index: int) -> int:
 
 def _tamper_cache(entry: str, mutation: Mutation) -> None:
     """Change the cache entry the way damage or an attacker would."""
-    from v8scan.binary import checksum
+    from v8scan.v8.binary import checksum
     with open(entry) as f:
         saved = json.load(f)
     name = mutation.constant

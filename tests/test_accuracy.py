@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 import v8scan
-from v8scan import layout as layout_module
+from v8scan.v8 import layout as layout_module
 from v8scan.render import histogram_json
 
 FIXTURE_CLASSES = {("object", "Album"): 5000, ("object", "Track"): 3000,

@@ -9,7 +9,7 @@ import re
 import pytest
 
 import v8scan
-from v8scan.values import MAX_TEXT
+from v8scan.v8.values import MAX_TEXT
 
 from .conftest import SCENARIOS, run_cli
 

@@ -104,7 +104,7 @@ def test_a_cut_gcore_core_without_notes_finds_node_on_path(census_cores, cut_cop
     node on PATH is taken if its build-id is that of the executable in the core's memory."""
     import shutil
 
-    from v8scan.binary import read_node_binary
+    from v8scan.v8.binary import read_node_binary
     path = cut_copy(census_cores.before, 0.9)
     result = run_cli("histogram", path, "--top", "3")
     on_path = shutil.which("node")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from v8scan import _scan_py, census, facts, scanrules
+from v8scan import _scan_py, census, scanrules
+from v8scan.v8 import facts
 from v8scan.cli import parse_address
 from v8scan.core import Segment, without_overlaps
 from v8scan.errors import V8ScanError
-from v8scan.layout import REQUIRED, implausible_values
+from v8scan.v8.layout import REQUIRED, implausible_values
 from v8scan.render import diff_text, histogram_text, printable
 from v8scan.results import Histogram, Row
 
@@ -157,12 +158,12 @@ def test_the_compiled_scanner_refuses_areas_outside_its_buffer():
 def test_layout_has_a_typed_field_for_every_required_value():
     from dataclasses import fields
 
-    from v8scan.layout import Layout
+    from v8scan.v8.layout import Layout
     typed = {f.name for f in fields(Layout) if f.type == "int"}
     assert set(REQUIRED) <= typed
     assert typed - set(REQUIRED) == {"first_js_receiver_type"}
 
 
 def test_layout_bounds_offsets_as_the_scanner_does():
-    from v8scan import layout
+    from v8scan.v8 import layout
     assert layout.MAX_FIELD_OFFSET == scanrules.MAX_FIELD_OFFSET

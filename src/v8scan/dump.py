@@ -16,18 +16,18 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .binary import NodeBinary, node_of_core
+from .v8.binary import NodeBinary, node_of_core
 from . import census
 from .core import CoreFile
 from .errors import NoV8HeapError, Warnings
-from .heap import Heap
-from .layout import Layout, build_layout
-from .naming import Namer
+from .v8.heap import Heap
+from .v8.layout import Layout, build_layout
+from .v8.naming import Namer
 from .pages import HeapPage, find_pages, missing_pages
 from .results import DumpInfo, Histogram, Instance
 from .scan import HeapScan, collect_objects, find_holders, plan_scan, scan_heap
 from .sweep import Progress, Sweeper
-from .values import DEFAULT_DEPTH, ValueReader
+from .v8.values import DEFAULT_DEPTH, ValueReader
 
 
 class Dump:

@@ -14,7 +14,7 @@ from typing import NamedTuple, Optional, Sequence
 import numpy as np
 
 from .core import AddressSpace
-from .layout import Layout
+from .v8.layout import Layout
 from .sweep import Sweeper, scanner_module, split_areas
 
 PF_W = 2  # ELF program header flag: writable

@@ -17,7 +17,7 @@ import numpy as np
 
 from .census import objects_by_row, rows_named
 from .results import RetainerPath
-from .values import object_start
+from .v8.values import object_start
 
 if TYPE_CHECKING:
     from .scan import HeapScan

@@ -24,8 +24,8 @@ from elftools.common.exceptions import ELFError
 from elftools.construct import ConstructError
 from elftools.elf.elffile import ELFFile
 
-from .core import CoreFile, file_problem, find_build_id
-from .errors import BinaryError, BuildIdMismatch, V8ScanError, Warnings
+from ..core import CoreFile, file_problem, find_build_id
+from ..errors import BinaryError, BuildIdMismatch, V8ScanError, Warnings
 
 V8DBG_PREFIX = b"v8dbg_"
 # V8 keeps its version in these static members (v8::internal::Version::major_ ...).

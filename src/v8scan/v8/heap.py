@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from .core import AddressSpace
+from ..core import AddressSpace
 from .layout import Layout
 
 MAX_STRING = 1024      # characters read of one string

@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .errors import V8ScanError
+from ..errors import V8ScanError
 from .heap import Heap
 from .naming import Namer
 
