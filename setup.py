@@ -5,7 +5,7 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=cythonize(
-        [Extension("v8scan._scan", ["src/v8scan/_scan.pyx"], extra_compile_args=["-O3"])],
+        [Extension("v8scan.scan._scan", ["src/v8scan/scan/_scan.pyx"], extra_compile_args=["-O3"])],
         language_level=3,
     )
 )

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from v8scan.sweep import available_cores
+from v8scan.scan.sweep import available_cores
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _cores import histogram_time, make_core, one_pass_read  # noqa: E402

@@ -90,7 +90,7 @@ def main() -> None:
         return
     from _cores import make_core
 
-    from v8scan.sweep import available_cores
+    from v8scan.scan.sweep import available_cores
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--heaps-gb", default="1,4,8")
     parser.add_argument("--repeat", type=int, default=2)

@@ -1,6 +1,6 @@
 """The reference: v8scan's heap scan written in plain numpy, for the benchmarks' ratio.
 
-It does what `v8scan.scan.scan_heap` does with the same pages, maps and size rules: meta
+It does what `v8scan.scan.heapscan.scan_heap` does with the same pages, maps and size rules: meta
 maps, maps, then counts objects and bytes per map. The object-by-object walk, which numpy
 cannot step through, becomes: every word that holds a map pointer is a candidate; each
 candidate that passes the scanner's checks points to the next one the walk would land on;
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from v8scan import _scan_py as k
-from v8scan.pages import find_allocation_areas, heap_areas
-from v8scan.scan import scan_params, size_rules, _valid_maps
-from v8scan.sweep import area_groups
+from v8scan.scan import _scan_py as k
+from v8scan.scan.pages import find_allocation_areas, heap_areas
+from v8scan.scan.heapscan import scan_params, size_rules, _valid_maps
+from v8scan.scan.sweep import area_groups
 
 BATCH_BYTES = 64 << 20
 

@@ -114,7 +114,7 @@ def test_a_whole_page_area_over_live_objects_is_stale(census_cores):
     a whole old-generation page that V8 filled later; cutting it dropped ~8,000 live
     Survivors now and then on Node 16. On real pages: such an area over a page that starts
     with an object is stale; on a young page it proves nothing."""
-    from v8scan.pages import stale_whole_page_area
+    from v8scan.scan.pages import stale_whole_page_area
     with v8scan.open_dump(census_cores.before) as dump:
         memory, layout = dump.core.memory, dump.layout
         pages = dump.pages

@@ -13,7 +13,7 @@ import shutil
 import numpy as np
 
 import v8scan
-from v8scan.pages import PF_W, find_allocation_areas
+from v8scan.scan.pages import PF_W, find_allocation_areas
 
 
 def _zero_words(dump, count: int) -> int:

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import v8scan
-from v8scan import _scan_py, scanrules, sweep
-from v8scan.scan import scan_params, size_rules
+from v8scan.scan import _scan_py, scanrules, sweep
+from v8scan.scan.heapscan import scan_params, size_rules
 
-_scan = pytest.importorskip("v8scan._scan", reason="the compiled scanner is not built")
+_scan = pytest.importorskip("v8scan.scan._scan", reason="the compiled scanner is not built")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from v8scan import _scan_py, census, scanrules
+from v8scan import census
+from v8scan.scan import _scan_py, scanrules
 from v8scan.v8 import facts
 from v8scan.cli import parse_address
 from v8scan.core import Segment, without_overlaps
@@ -15,7 +16,7 @@ from v8scan.render import diff_text, histogram_text, printable
 from v8scan.results import Histogram, Row
 
 try:
-    from v8scan import _scan
+    from v8scan.scan import _scan
 except ImportError:  # the compiled scanner is not built: the twin is compared with itself
     _scan = _scan_py
 

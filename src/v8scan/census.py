@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence
 import numpy as np
 
 from .results import Diff, DiffRow, Histogram, Instance, Row, RowKey
-from .sweep import Progress
+from .scan.sweep import Progress
 
 if TYPE_CHECKING:
     from .dump import Dump
-    from .scan import HeapScan
+    from .scan.heapscan import HeapScan
 
 
 def aggregate(entries: list[tuple[RowKey, int, int, bool]]) -> list[Row]:

@@ -23,10 +23,10 @@ from .errors import NoV8HeapError, Warnings
 from .v8.heap import Heap
 from .v8.layout import Layout, build_layout
 from .v8.naming import Namer
-from .pages import HeapPage, find_pages, missing_pages
+from .scan.pages import HeapPage, find_pages, missing_pages
 from .results import DumpInfo, Histogram, Instance
-from .scan import HeapScan, collect_objects, find_holders, plan_scan, scan_heap
-from .sweep import Progress, Sweeper
+from .scan.heapscan import HeapScan, collect_objects, find_holders, plan_scan, scan_heap
+from .scan.sweep import Progress, Sweeper
 from .v8.values import DEFAULT_DEPTH, ValueReader
 
 

@@ -20,7 +20,7 @@ from .results import RetainerPath
 from .v8.values import object_start
 
 if TYPE_CHECKING:
-    from .scan import HeapScan
+    from .scan.heapscan import HeapScan
 
 DEFAULT_HOPS = 8
 

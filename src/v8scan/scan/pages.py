@@ -13,8 +13,8 @@ from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from .core import AddressSpace
-from .v8.layout import Layout
+from ..core import AddressSpace
+from ..v8.layout import Layout
 from .sweep import Sweeper, scanner_module, split_areas
 
 PF_W = 2  # ELF program header flag: writable
