@@ -1,9 +1,9 @@
 """One core dump opened for analysis: the session every analysis goes through.
 
-A Dump opens the core, finds and checks its node binary (binary.py), builds the layout,
+A Dump opens the core, finds and checks its node binary (v8/binary.py), builds the layout,
 and keeps the heap scan once made; it answers the heap-level questions analyses ask (the
 scan, the maps of objects, the readers). The analyses live beside their data: the census
-(histogram, instances, new objects) in census.py, values in values.py, paths in
+(histogram, instances, new objects) in census.py, values in v8/values.py, paths in
 retainers.py; `histogram`, `instances` and `value` here only hand over to them. This is
 the public entry point behind `v8scan.open_dump`.
 """
@@ -152,7 +152,7 @@ class Dump:
         return maps, scan.instance_types[np.searchsorted(scan.maps, maps)]
 
     def value(self, address: int, depth: int = DEFAULT_DEPTH) -> dict:
-        """The object at `address` as a tree of plain values (see values.py), nested
+        """The object at `address` as a tree of plain values (see v8/values.py), nested
         objects read `depth` levels deep as util.inspect does. Needs no heap scan.
 
         Raises NotAnObject if no V8 object starts at `address`."""

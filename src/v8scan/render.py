@@ -17,7 +17,7 @@ instances --json: {"core", "name", "count", "instances": [{"address": "0x...", "
                    "kind", "name"}]} (count is of all; instances as many as --limit)
 retainers --json: {"core", "target", "paths": [{"count", "steps": [nearest holder first],
                    "rooted", "samples": ["0x..."]}]}
-inspect --json:   {"core", "address": "0x...", "value": a value tree (values.py): every
+inspect --json:   {"core", "address": "0x...", "value": a value tree (v8/values.py): every
                    node has a "type"}
 Text from the core is escaped in text output (printable); JSON escapes it by itself.
 """
@@ -199,7 +199,7 @@ def inspect_json(core: str, address: int, value: dict) -> str:
 
 
 def inspect_text(value: dict) -> str:
-    """A value tree (values.py) as util.inspect prints it, with addresses where it stops."""
+    """A value tree (v8/values.py) as util.inspect prints it, with addresses where it stops."""
     kind = value["type"]
     if kind in LEAVES:
         return LEAVES[kind](value)

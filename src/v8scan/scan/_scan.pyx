@@ -4,7 +4,7 @@
 Mirrors `_scan_py.py` function for function (that twin is the test oracle). Inputs are the
 whole core as one read-only byte view plus a table of areas (vaddr, file offset, size);
 every read is checked against its area, whatever the bytes say. Each function holds the
-GIL only to set up and to hand back its result, so `scan.py` runs chunks of one sweep on
+GIL only to set up and to hand back its result, so `sweep.py` runs chunks of one sweep on
 several threads at once.
 """
 

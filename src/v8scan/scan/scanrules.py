@@ -1,7 +1,7 @@
 """The scanner's rules as plain Python: how an object's size is found from its map, the
 per-map flags, the limits, and the parameters of the walk as a typed record.
 
-The one definition for Python: the twin (`_scan_py`), `scan.py` and the tests import it.
+The one definition for Python: the twin (`_scan_py`), `heapscan.py` and the tests import it.
 `_scan.pxd` declares the same values for C, and `_scan.pyx` checks every one of them
 against this module when it is imported.
 """
