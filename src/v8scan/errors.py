@@ -59,6 +59,12 @@ class NoV8HeapError(V8ScanError):
     """The core holds no recognisable V8 heap."""
 
 
+class NotAnObject(V8ScanError):
+    """The address given is not the start of a V8 heap object in the core."""
+
+    hint = "addresses come from `v8scan instances` or `retainers` (0x..., tagged or not)"
+
+
 class Warnings(list):
     """Non-fatal problems met while reading a dump, each said once."""
 

@@ -17,7 +17,6 @@ import numpy as np
 
 from .census import objects_by_row, rows_named
 from .results import RetainerPath
-from .v8.values import object_start
 
 if TYPE_CHECKING:
     from .scan.heapscan import HeapScan
@@ -148,7 +147,7 @@ class _PathTree:
 def target_at(dump, address: int) -> np.ndarray:
     """The object at `address` (tagged or not) as a target. Raises NotAnObject if no
     object starts there."""
-    return np.array([object_start(dump.heap, address)], dtype=np.uint64)
+    return np.array([dump.heap.object_start(address)], dtype=np.uint64)
 
 
 def targets_named(dump, name: str, jobs: Optional[int] = None) -> np.ndarray:

@@ -12,6 +12,7 @@ from typing import Optional
 import numpy as np
 
 from ..core import AddressSpace
+from ..errors import NotAnObject
 from .layout import Layout
 
 MAX_STRING = 1024      # characters read of one string
@@ -50,6 +51,21 @@ class Heap:
         points to a Map."""
         map_addr = self.map_of(obj)
         return map_addr is not None and self.instance_type(map_addr) == self.layout.map_type
+
+    def object_start(self, address: int) -> int:
+        """The untagged address of the V8 heap object at `address` (tagged or not).
+
+        Raises NotAnObject if the address is outside 64 bits, not in the core, or no object
+        starts there."""
+        obj = address & ~1
+        if not 0 <= address < 1 << 64:
+            raise NotAnObject(f"{address:#x} is not a 64-bit address")
+        if self.memory.u64(obj) is None:
+            raise NotAnObject(f"{address:#x} is not in the core's memory")
+        if not self.is_object(obj):
+            raise NotAnObject(f"{address:#x} is not the address of a V8 heap object in this "
+                              "core (its first word is not a pointer to a Map)")
+        return obj
 
     def instance_type(self, obj: int) -> Optional[int]:
         m = self.map_of(obj)

@@ -15,7 +15,6 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..errors import V8ScanError
 from .heap import Heap
 from .naming import Namer
 
@@ -28,28 +27,6 @@ DEFAULT_DEPTH = 2       # as util.inspect
 
 Value = dict[str, Any]
 DOUBLE = struct.Struct("<d")
-
-
-class NotAnObject(V8ScanError):
-    """The address given is not the start of a V8 heap object in the core."""
-
-    hint = "addresses come from `v8scan instances` or `retainers` (0x..., tagged or not)"
-
-
-def object_start(heap: Heap, address: int) -> int:
-    """The untagged address of the V8 heap object at `address` (tagged or not).
-
-    Raises NotAnObject if the address is outside 64 bits, not in the core, or no object
-    starts there."""
-    obj = address & ~1
-    if not 0 <= address < 1 << 64:
-        raise NotAnObject(f"{address:#x} is not a 64-bit address")
-    if heap.memory.u64(obj) is None:
-        raise NotAnObject(f"{address:#x} is not in the core's memory")
-    if not heap.is_object(obj):
-        raise NotAnObject(f"{address:#x} is not the address of a V8 heap object in this "
-                          "core (its first word is not a pointer to a Map)")
-    return obj
 
 
 def js_number(value: float) -> str:
@@ -84,7 +61,7 @@ class ValueReader:
         """The value tree of the object at `address` (tagged or not).
 
         Raises NotAnObject if no V8 object starts there."""
-        obj = object_start(self.heap, address)
+        obj = self.heap.object_start(address)
         self._expanded = 0
         return self._object(obj, 0, frozenset())
 
