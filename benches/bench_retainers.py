@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 
-
 import v8scan
 from v8scan.retainers import retainer_paths, targets_named
 

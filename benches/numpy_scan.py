@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from v8scan.scan import _scan_py as k
+from v8scan.scan.heapscan import _valid_maps, scan_params, size_rules
 from v8scan.scan.pages import find_allocation_areas, heap_areas
-from v8scan.scan.heapscan import scan_params, size_rules, _valid_maps
 from v8scan.scan.sweep import area_groups
 
 BATCH_BYTES = 64 << 20

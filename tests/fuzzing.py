@@ -110,8 +110,8 @@ def describe(path: str, node: str) -> FuzzCore:
     import numpy as np
 
     import v8scan
-    from v8scan.v8.binary import cache_path
     from v8scan.core import ELF64_PHDR, PT_NOTE
+    from v8scan.v8.binary import cache_path
 
     with v8scan.open_dump(path, node=node) as dump:
         memory = dump.core.memory

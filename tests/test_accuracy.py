@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 
 import v8scan
-from v8scan.v8 import layout as layout_module
 from v8scan.render import histogram_json
+from v8scan.v8 import layout as layout_module
 
 FIXTURE_CLASSES = {("object", "Album"): 5000, ("object", "Track"): 3000,
                    ("closure", "namedClosure"): 1200, ("object", "Survivor"): 250000}

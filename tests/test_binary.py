@@ -9,9 +9,9 @@ import subprocess
 
 import pytest
 
+from v8scan.errors import BinaryError, LayoutError, Warnings
 from v8scan.v8 import binary as binary_module
 from v8scan.v8.binary import cache_dir, read_node_binary
-from v8scan.errors import BinaryError, LayoutError, Warnings
 from v8scan.v8.layout import build_layout
 
 NODE = shutil.which("node")

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from v8scan import census
-from v8scan.scan import _scan_py, scanrules
-from v8scan.v8 import facts
 from v8scan.cli import parse_address
 from v8scan.core import Segment, without_overlaps
 from v8scan.errors import V8ScanError
-from v8scan.v8.layout import REQUIRED, implausible_values
 from v8scan.render import diff_text, histogram_text, printable
 from v8scan.results import Histogram, Row
+from v8scan.scan import _scan_py, scanrules
+from v8scan.v8 import facts
+from v8scan.v8.layout import REQUIRED, implausible_values
 
 try:
     from v8scan.scan import _scan

@@ -16,17 +16,17 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .v8.binary import NodeBinary, node_of_core
 from . import census
 from .core import CoreFile
 from .errors import NoV8HeapError, Warnings
+from .results import DumpInfo, Histogram, Instance
+from .scan.heapscan import HeapScan, collect_objects, find_holders, plan_scan, scan_heap
+from .scan.pages import HeapPage, find_pages, missing_pages
+from .scan.sweep import Progress, Sweeper
+from .v8.binary import NodeBinary, node_of_core
 from .v8.heap import Heap
 from .v8.layout import Layout, build_layout
 from .v8.naming import Namer
-from .scan.pages import HeapPage, find_pages, missing_pages
-from .results import DumpInfo, Histogram, Instance
-from .scan.heapscan import HeapScan, collect_objects, find_holders, plan_scan, scan_heap
-from .scan.sweep import Progress, Sweeper
 from .v8.values import DEFAULT_DEPTH, ValueReader
 
 

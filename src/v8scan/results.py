@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-
 # What a row groups by: kind, name, and with --shapes the own property names and whether
 # they come from a dictionary-mode object.
 RowKey = tuple[str, str, tuple[str, ...], bool]

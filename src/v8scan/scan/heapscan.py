@@ -13,10 +13,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from . import scanrules as rules
 from ..core import AddressSpace
 from ..errors import NoV8HeapError, Warnings
 from ..v8.layout import Layout
+from . import scanrules as rules
 from .pages import PF_W, AllocationArea, HeapPage, find_allocation_areas, heap_areas
 from .sweep import Progress, Sweeper, area_groups, scanner_module
 

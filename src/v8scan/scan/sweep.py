@@ -14,8 +14,8 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from . import _scan_py
 from ..errors import Warnings
+from . import _scan_py
 
 Progress = Callable[[int, int], None]  # (work done, total work), in bytes scanned
 CHUNK_BYTES = 8 << 20  # per task: small enough to spread over cores and move a bar

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .binary import NodeBinary
 from ..errors import LayoutError, Warnings
+from .binary import NodeBinary
 from .facts import CHECKED_V8_VERSIONS, lookup
 
 # What the layout needs, by V8's own metadata names. A class field is named without its
