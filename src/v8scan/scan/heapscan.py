@@ -1,9 +1,10 @@
 """Finds and counts every V8 heap object of a core: meta maps, then maps, then objects.
 
-Three sweeps over the heap's object areas, each split into chunks run on all cores by a
+Sweeps over the heap's object areas, each split into chunks run on all cores by a
 `Sweeper`: words that point to themselves (meta maps), words that point to a meta map
-(maps), then an object-by-object walk that counts objects and bytes per map. Knows the
-layout, never names anything: naming happens once per map afterwards.
+(maps), words that point into the rests of allocation areas (to tell stale areas), then an
+object-by-object walk that counts objects and bytes per map. Knows the layout, never names
+anything: naming happens once per map afterwards.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .sweep import Progress, Sweeper, area_groups, scanner_module
 WEIGHT_WORDS = 1    # meta maps, allocation areas: one compare per word
 WEIGHT_MAPS = 2     # maps: compare each word with the meta maps
 WEIGHT_OBJECTS = 8  # the walk: a map lookup and checks per object
+MAX_CHECKED_RESTS = 64 << 20  # bytes of allocation-area rests checked; real cores have ~1 MB
 
 
 @dataclass
@@ -100,7 +102,8 @@ def plan_scan(memory: AddressSpace, layout: Layout, pages: list[HeapPage], warni
     stale = stale_allocation_areas(memory, areas, maps, walk_rules, allocation_areas or [],
                                    sweeper)
     if stale:
-        kept = [a for a in allocation_areas or [] if a not in stale]
+        stale_set = set(stale)
+        kept = [a for a in allocation_areas or [] if a not in stale_set]
         areas, young_bytes = heap_areas(memory, layout, pages, kept)
         # The rests given back to the walk may hold maps too.
         maps, types, walk_rules = maps_in(_clip(areas, [(a.top, a.limit) for a in stale]), maps)
@@ -114,25 +117,44 @@ def stale_allocation_areas(memory: AddressSpace, areas: np.ndarray, maps: np.nda
     refers into. Such a rest has been handed out again: the area is a stale copy, left in
     freed memory (an earlier GC's evacuator) or on an idle thread's stack, of one V8 has
     closed since, and cutting its rest would drop live objects. (A true rest holds only
-    what died there before.)"""
-    rests = [(a.top, a.limit) for a in allocation_areas if a.top < a.limit]
-    if not rests:
-        return []
-    inside = np.concatenate([np.arange(top, limit, 8, dtype=np.uint64) for top, limit in rests])
+    what died there before.) Beyond MAX_CHECKED_RESTS bytes of rests (a crafted core),
+    areas are taken as stale unchecked: the walk then counts dead objects, never drops
+    live ones."""
+    checked, unchecked, budget = [], [], MAX_CHECKED_RESTS
+    for area in sorted((a for a in allocation_areas if a.top < a.limit),
+                       key=lambda a: a.limit - a.top):
+        budget -= area.limit - area.top
+        (checked if budget >= 0 else unchecked).append(area)
+    if not checked:
+        return unchecked
+    inside = np.unique(np.concatenate([np.arange(a.top, a.limit, 8, dtype=np.uint64)
+                                       for a in checked]))
     referenced = np.unique(_references(memory, areas, maps, walk_rules, inside, sweeper)[2])
-    return [a for a in allocation_areas if a.top < a.limit and np.any(
-        (referenced >= np.uint64(a.top)) & (referenced < np.uint64(a.limit)))]
+    stale = [a for a in checked if np.any((referenced >= np.uint64(a.top))
+                                          & (referenced < np.uint64(a.limit)))]
+    return stale + unchecked
 
 
 def _clip(areas: np.ndarray, ranges: list[tuple[int, int]]) -> np.ndarray:
-    """The parts of the `areas` rows inside the address `ranges`, as rows in address order."""
+    """The parts of the `areas` rows (ordered, disjoint) inside the address `ranges`, as
+    rows in address order."""
+    merged: list[list[int]] = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    starts = areas[:, 0]
+    ends = starts + areas[:, 2]
     rows = []
-    for vaddr, offset, size in areas.tolist():
-        for lo, hi in ranges:
+    for lo, hi in merged:
+        first = int(np.searchsorted(ends, np.uint64(lo), side="right"))
+        last = int(np.searchsorted(starts, np.uint64(hi), side="left"))
+        for vaddr, offset, size in areas[first:last].tolist():
             start, end = max(vaddr, lo), min(vaddr + size, hi)
             if start < end:
                 rows.append((start, offset + start - vaddr, end - start))
-    return np.array(sorted(rows), dtype=np.uint64).reshape(-1, 3)
+    return np.array(rows, dtype=np.uint64).reshape(-1, 3)
 
 
 def scan_heap(memory: AddressSpace, layout: Layout, pages: list[HeapPage], warnings: Warnings,
