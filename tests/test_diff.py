@@ -53,8 +53,8 @@ def test_samples_are_new_objects_of_the_row(census_cores):
     assert sampled and all(len(r["samples"]) == 5 for r in sampled)
     with v8scan.open_dump(census_cores.before) as a, v8scan.open_dump(census_cores.after) as b:
         for row in sampled:
-            old = {i.address for i in a.instances(row["name"]) if i.kind == row["kind"]}
-            new = {i.address for i in b.instances(row["name"]) if i.kind == row["kind"]}
+            old = {i.address for i in a.instances(row["name"], kind=row["kind"])}
+            new = {i.address for i in b.instances(row["name"], kind=row["kind"])}
             samples = {int(s, 16) for s in row["samples"]}
             assert samples <= new - old, row["name"]
         leaky = next(r for r in sampled if r["name"] == "Leaky")

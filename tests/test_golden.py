@@ -42,7 +42,7 @@ def rendered() -> dict[str, str]:
         "info": render.info_json(info),
         "instances": render.instances_json("core.2", "Session", [
             Instance(0x2F1E5A9C1E20, 48, "object", "Session"),
-            Instance(0x2F1E5A9C1E50, 48, "object", "Session")], 1),
+            Instance(0x2F1E5A9C1E50, 48, "object", "Session")], {"closure": 1}, 1),
         "retainers": render.retainers_json("core.2", "Session", [
             RetainerPath(30, ("Array[...]", "cache in the context of flush (db.js)"), True,
                          (0x2F1E5A9C1E20,))]),

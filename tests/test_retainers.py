@@ -15,11 +15,16 @@ from .conftest import run_cli
 
 def test_instances_are_every_object_of_the_constructor(holders):
     with v8scan.open_dump(holders.path) as dump:
-        sessions = [i for i in dump.instances("Session") if i.kind == "object"]
-        row = next(r for r in dump.histogram().rows
-                   if (r.kind, r.name) == ("object", "Session"))
+        sessions = dump.instances("Session")
+        rows = {(r.kind, r.name): r for r in dump.histogram().rows}
+        row = rows[("object", "Session")]
+        # The name means the objects, of one kind, as many as the histogram's row counts;
+        # the class Session, a closure, is asked for by kind.
+        assert {i.kind for i in sessions} == {"object"}
         assert len(sessions) == holders.built["sessions"] == row.count
         assert sum(i.size for i in sessions) == row.size
+        classes = dump.instances("Session", kind="closure")
+        assert len(classes) == rows[("closure", "Session")].count == 1
         assert len({i.address for i in sessions}) == len(sessions)
         shaped = dump.instances("Session", shape=["id", "user", "payload"])
         assert [i.address for i in shaped] == [i.address for i in sessions]
@@ -30,7 +35,8 @@ def test_instances_cli_json(holders):
     result = run_cli("instances", holders.path, "Job", "--json", "--limit", "5")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
-    assert out["count"] == holders.built["jobs"] + 1  # the objects and the class Job
+    assert (out["kind"], out["count"]) == ("object", holders.built["jobs"])
+    assert out["other_kinds"] == {"closure": 1}  # the class Job
     assert len(out["instances"]) == 5
     assert all(i["address"].startswith("0x") and i["size"] > 0 for i in out["instances"])
 

@@ -111,7 +111,7 @@ def objects_by_row(dump: Dump, select: Callable[[RowKey], bool], shapes: bool = 
                    include_dead: bool = False, jobs: Optional[int] = None
                    ) -> dict[RowKey, tuple[np.ndarray, np.ndarray]]:
     """(addresses, sizes) of the objects of every histogram row `select` accepts (rows
-    keyed as Row.key(), with `shapes` and `include_dead` as in `histogram`), in address
+    keyed as Row.key, with `shapes` and `include_dead` as in `histogram`), in address
     order. One sweep over the heap for all rows."""
     scan = dump.scan(include_dead=include_dead, jobs=jobs)
     map_keys = _map_keys(dump, scan, shapes)
@@ -148,17 +148,45 @@ def objects_by_row(dump: Dump, select: Callable[[RowKey], bool], shapes: bool = 
 
 
 def instances(dump: Dump, name: str, shape: Optional[Sequence[str]] = None,
-              jobs: Optional[int] = None) -> list[Instance]:
+              jobs: Optional[int] = None, kind: Optional[str] = None) -> list[Instance]:
     """Every live object named `name` (a constructor or function name as `histogram`
-    shows it, or a kind such as "string"), in address order. With `shape`, only JS
-    objects whose own property names are exactly these (in order; a dictionary-mode
+    shows it, or a kind such as "string") of one kind (`objects_named`), in address
+    order: as many as the histogram's rows of that name and kind count. With `shape`, only
+    JS objects whose own property names are exactly these (in order; a dictionary-mode
     object's sorted)."""
     found = []
-    for (kind, label, _, _), (addresses, sizes) in objects_by_row(
-            dump, rows_named(name, shape), shapes=shape is not None, jobs=jobs).items():
-        found.extend(Instance(a, s, kind, label)
+    for (row_kind, label, _, _), (addresses, sizes) in objects_named(
+            dump, name, shape, kind, jobs).items():
+        found.extend(Instance(a, s, row_kind, label)
                      for a, s in zip(addresses.tolist(), sizes.tolist()))
     return sorted(found)
+
+
+def kinds_named(dump: Dump, name: str, shape: Optional[Sequence[str]] = None
+                ) -> dict[str, int]:
+    """Live objects per kind among the histogram rows `name` means (`rows_named`), the most
+    common kind first; on a tie "object" first (a class with one instance means the
+    instance), then by kind."""
+    select = rows_named(name, shape)
+    counts: dict[str, int] = {}
+    for row in histogram(dump, shapes=shape is not None).rows:
+        if select(row.key):
+            counts[row.kind] = counts.get(row.kind, 0) + row.count
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0] != "object",
+                                                         item[0])))
+
+
+def objects_named(dump: Dump, name: str, shape: Optional[Sequence[str]] = None,
+                  kind: Optional[str] = None, jobs: Optional[int] = None
+                  ) -> dict[RowKey, tuple[np.ndarray, np.ndarray]]:
+    """(addresses, sizes) of the objects of each row `name` means, of one kind: `kind`,
+    else the most common kind among them ("Session" means the Session objects, not also
+    the class Session, a closure)."""
+    if kind is None:
+        kind = next(iter(kinds_named(dump, name, shape)), None)
+    select = rows_named(name, shape)
+    return objects_by_row(dump, lambda key: key[0] == kind and select(key),
+                          shapes=shape is not None, jobs=jobs)
 
 
 def rows_named(name: str, shape: Optional[Sequence[str]] = None) -> Callable[[RowKey], bool]:
@@ -175,7 +203,7 @@ def rows_named(name: str, shape: Optional[Sequence[str]] = None) -> Callable[[Ro
 def growth_samples(before: Dump, after: Dump, keys: Sequence[RowKey], per_row: int,
                    shapes: bool = False, include_dead: bool = False,
                    jobs: Optional[int] = None) -> dict[RowKey, list[int]]:
-    """Up to `per_row` addresses, in `after`, of objects of each row (keys as Row.key()) at
+    """Up to `per_row` addresses, in `after`, of objects of each row (keys as Row.key) at
     addresses that held no object of that row in `before`, spread evenly over them.
 
     Both cores must come from one process. An object the GC moved between the two counts

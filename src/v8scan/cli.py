@@ -151,6 +151,13 @@ all_option = click.option(
          "in young-generation pages). Counts are then NOT what the process holds.")
 
 
+kind_option = click.option(
+    "--kind", metavar="KIND",
+    help="Of the objects called NAME, those of this kind (object, closure, string, ...; "
+         "the histogram's Kind column). Default: the most common kind among them, so that "
+         "a class's name means its instances, not also the class itself.")
+
+
 SAMPLED_ROWS = 20  # rows `diff --samples` samples, biggest growth first
 
 
@@ -279,10 +286,11 @@ def parse_address(text: str) -> int:
     return value
 
 
-def _nothing_called(name: str):
+def _nothing_called(name: str, kind: Optional[str] = None):
     from .errors import V8ScanError
-    return V8ScanError(f"no live object is called {name!r}",
-                       hint="names are as `v8scan histogram` prints them")
+    of_kind = f" of kind {kind!r}" if kind else ""
+    return V8ScanError(f"no live object{of_kind} is called {name!r}",
+                       hint="names and kinds are as `v8scan histogram` prints them")
 
 
 @main.command()
@@ -295,30 +303,35 @@ def _nothing_called(name: str):
                    "(\"id,user,payload\").")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N",
               help="Print only the first N addresses (all are counted).")
+@kind_option
 @json_option
 @jobs_option
 @debug_option
-def instances(core, name, node, force, shape, limit, as_json, jobs, debug):
+def instances(core, name, node, force, shape, limit, kind, as_json, jobs, debug):
     """Addresses and sizes of the live objects called NAME in CORE.
 
     NAME is a row's name as `histogram` prints it (a constructor, a function, a V8 type)
-    or a kind (string, closure, ...). Feed an address to `retainers`.
+    or a kind (string, closure, ...); the objects listed are as many as the histogram's
+    rows of that name and kind count. Feed an address to `retainers`.
 
     \b
     Examples:
       v8scan instances core.1234 RowDataPacket --limit 10
       v8scan instances core.1234 Object --shape id,genreIds
     """
+    from .census import kinds_named
     from .render import instances_json, instances_text
 
     def action():
         props = [p.strip() for p in shape.split(",")] if shape is not None else None
         with _opened(core, node, force) as dump:
-            found = dump.instances(name, props, jobs)
-        if not found:
-            raise _nothing_called(name)
-        click.echo(instances_json(core, name, found, limit) if as_json
-                   else instances_text(found, limit))
+            found = dump.instances(name, props, jobs, kind)
+            if not found:
+                raise _nothing_called(name, kind)
+            others = {k: n for k, n in kinds_named(dump, name, props).items()
+                      if k != found[0].kind}
+        click.echo(instances_json(core, name, found, others, limit) if as_json
+                   else instances_text(name, found, others, limit))
     _run(action, debug)
 
 
@@ -329,10 +342,11 @@ def instances(core, name, node, force, shape, limit, as_json, jobs, debug):
 @force_option
 @click.option("--hops", type=click.IntRange(min=1, max=32), default=8, show_default=True,
               help="How far to walk up from the targets towards a root.")
+@kind_option
 @json_option
 @jobs_option
 @debug_option
-def retainers(core, target, node, force, hops, as_json, jobs, debug):
+def retainers(core, target, node, force, hops, kind, as_json, jobs, debug):
     """Who holds TARGET in CORE: every object called TARGET (as in `instances`), or the
     object at address TARGET (0x...), grouped by the path that holds it, up to a root (a
     closure's or module's context, or the global object).
@@ -352,9 +366,9 @@ def retainers(core, target, node, force, hops, as_json, jobs, debug):
             if address is not None:
                 targets = target_at(dump, address)
             else:
-                targets = targets_named(dump, target, jobs)
+                targets = targets_named(dump, target, jobs, kind)
                 if not len(targets):
-                    raise _nothing_called(target)
+                    raise _nothing_called(target, kind)
             paths = retainer_paths(dump, targets, hops, jobs)
         click.echo(retainers_json(core, target, paths) if as_json
                    else retainers_text(target, paths))

@@ -126,9 +126,10 @@ class Dump:
         return census.histogram(self, progress, shapes, include_dead, jobs)
 
     def instances(self, name: str, shape: Optional[Sequence[str]] = None,
-                  jobs: Optional[int] = None) -> list[Instance]:
-        """Every live object named `name`, in address order (census.instances)."""
-        return census.instances(self, name, shape, jobs)
+                  jobs: Optional[int] = None, kind: Optional[str] = None) -> list[Instance]:
+        """Every live object named `name`, of one kind, in address order
+        (census.instances)."""
+        return census.instances(self, name, shape, jobs, kind)
 
     def words_at(self, addresses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The 64-bit words at `addresses`, and whether each is in the core."""

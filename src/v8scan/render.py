@@ -1,5 +1,5 @@
 """Text tables and JSON of every command's results. The JSON contract lives here only, and
-tests/golden/ holds one rendering of each (tests/test_units.py checks them):
+tests/golden/ holds one rendering of each (tests/test_golden.py checks them):
 
 histogram --json: {"core", "node_version", "rows": [{"kind", "name", "count", "size"}]}
 diff --json:      {"before", "after", "rows": [{"kind", "name", "count_before", "count_after",
@@ -13,12 +13,14 @@ info --json:      {"core", "core_bytes", "process_name", "process_args", "node_b
                    "node_version", "v8_version", "version_checked", "segments",
                    "memory_bytes", "heap_pages", "heap_bytes", "young_bytes",
                    "missing_bytes", "missing_heap_pages"}
-instances --json: {"core", "name", "count", "instances": [{"address": "0x...", "size",
-                   "kind", "name"}]} (count is of all; instances as many as --limit)
+instances --json: {"core", "name", "kind", "count", "other_kinds": {kind: count},
+                   "instances": [{"address": "0x...", "size", "kind", "name"}]} (one kind,
+                   count is of all of it; instances as many as --limit; other_kinds:
+                   objects of other kinds called the same)
 retainers --json: {"core", "target", "paths": [{"count", "steps": [nearest holder first],
                    "rooted", "samples": ["0x..."]}]}
 inspect --json:   {"core", "address": "0x...", "value": a value tree (v8/values.py): every
-                   node has a "type"}
+                   value has a "type"}
 Text from the core is escaped in text output (printable); JSON escapes it by itself.
 """
 
@@ -150,20 +152,27 @@ def _label(row: Row | DiffRow) -> str:
     return f"{name}: {shown}" + (f", ... (+{more})" if more > 0 else "")
 
 
-def instances_text(found: list[Instance], limit: Optional[int] = None) -> str:
+def instances_text(name: str, found: list[Instance], other_kinds: dict[str, int],
+                   limit: Optional[int] = None) -> str:
+    """The objects `found` (one kind), and how many of other kinds share their name."""
     lines = [f"{'Address':>18}  {'Bytes':>10}  {'Kind':<20}  Name"]
     for item in found[:limit] if limit else found:
         lines.append(f"{item.address:#18x}  {item.size or '?':>10}  {item.kind:<20}  "
                      f"{printable(item.name) or '(anonymous)'}")
     shown = min(len(found), limit) if limit else len(found)
-    lines.append(f"{len(found):,} objects" + (f" ({shown:,} shown)" if shown < len(found) else ""))
+    lines.append(f"{len(found):,} object{'' if len(found) == 1 else 's'}"
+                 + (f" ({shown:,} shown)" if shown < len(found) else ""))
+    for kind, count in other_kinds.items():
+        lines.append(f"also called {printable(name)}: {count:,} of kind {printable(kind)} "
+                     f"(--kind {printable(kind)})")
     return "\n".join(lines)
 
 
-def instances_json(core: str, name: str, found: list[Instance],
+def instances_json(core: str, name: str, found: list[Instance], other_kinds: dict[str, int],
                    limit: Optional[int] = None) -> str:
     return json.dumps({
-        "core": core, "name": name, "count": len(found),
+        "core": core, "name": name, "kind": found[0].kind if found else None,
+        "count": len(found), "other_kinds": other_kinds,
         "instances": [{"address": f"{i.address:#x}", "size": i.size, "kind": i.kind,
                        "name": i.name} for i in (found[:limit] if limit else found)],
     }, indent=1)

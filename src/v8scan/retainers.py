@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple, Optional
 
 import numpy as np
 
-from .census import objects_by_row, rows_named
+from .census import objects_named
 from .results import RetainerPath
 
 if TYPE_CHECKING:
@@ -150,17 +150,13 @@ def target_at(dump, address: int) -> np.ndarray:
     return np.array([dump.heap.object_start(address)], dtype=np.uint64)
 
 
-def targets_named(dump, name: str, jobs: Optional[int] = None) -> np.ndarray:
-    """Addresses of the live objects called `name` (as `Dump.instances` matches it) of
-    the most common kind among them: "Job" means the Job objects, not also the class Job."""
-    by_kind: dict[str, list[np.ndarray]] = {}
-    for (kind, _, _, _), (addresses, _) in objects_by_row(dump, rows_named(name),
-                                                               jobs=jobs).items():
-        by_kind.setdefault(kind, []).append(addresses)
-    if not by_kind:
-        return np.zeros(0, dtype=np.uint64)
-    kind = max(by_kind, key=lambda k: (sum(len(a) for a in by_kind[k]), k))
-    return np.sort(np.concatenate(by_kind[kind]))
+def targets_named(dump, name: str, jobs: Optional[int] = None,
+                  kind: Optional[str] = None) -> np.ndarray:
+    """Addresses of the live objects called `name`, as `Dump.instances` finds them (one
+    kind: "Job" means the Job objects, not also the class Job)."""
+    rows = objects_named(dump, name, kind=kind, jobs=jobs)
+    return np.sort(np.concatenate([a for a, _ in rows.values()]
+                                  or [np.zeros(0, dtype=np.uint64)]))
 
 
 class _SlotNamer:
