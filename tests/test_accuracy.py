@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import numpy as np
 import pytest
 
 import v8scan
@@ -107,6 +108,22 @@ def test_histogram_json_contract(census_cores, shapes):
     assert all(set(row) == fields for row in doc["rows"])
     counts = [row["count"] for row in doc["rows"]]
     assert counts == sorted(counts, reverse=True)
+
+
+def test_array_like_types_end_where_the_next_object_begins(version_cores):
+    """The headers facts.ARRAY_BODIES gives (BytecodeArray's, and from V8 12 those of
+    ArrayList, the trusted arrays, ...) are right if every object they size ends where
+    the next object on its page begins (or its area ends)."""
+    with v8scan.open_dump(version_cores.before) as dump:
+        scan = dump.scan()
+        wanted = np.isin(scan.instance_types, list(dump.layout.array_bodies))
+        assert wanted.any() and scan.size_known[wanted].all()
+        addresses, sizes = dump.objects_of(scan, wanted)
+        ends = addresses + sizes.astype(np.uint64)
+        words, _ = dump.words_at(ends)
+        area_ends = scan.areas[:, 0] + scan.areas[:, 2]
+        follows = np.isin(words, scan.maps + np.uint64(1)) | np.isin(ends, area_ends)
+        assert len(addresses) >= 100 and follows.all(), (len(addresses), int((~follows).sum()))
 
 
 def test_a_whole_page_area_over_live_objects_is_stale(census_cores):

@@ -223,10 +223,11 @@ cdef inline int64_t object_size(const uint8_t* data, int64_t pos, int64_t end, i
     value = smi_value(load64(data + pos + p.length_offset))
     if value < 0 or value >= MAX_OBJECT_SIZE:
         return -1  # the length is not a plausible Smi: not an object
+    # An array-like type with a header of its own carries it as its fixed size.
     if kind == SIZE_FIXED_ARRAY:
-        return p.header_size + value * tagged
+        return (fixed if fixed else p.header_size) + value * tagged
     if kind == SIZE_BYTE_ARRAY:
-        return round_up(p.header_size + value, tagged)
+        return round_up((fixed if fixed else p.header_size) + value, tagged)
     if kind == SIZE_DOUBLE_ARRAY:
         return p.header_size + value * 8
     if kind == SIZE_FREE_SPACE:

@@ -213,10 +213,11 @@ def _object_size(data, pos: int, end: int, kind: int, fixed: int, p: ScanParams)
     value = _smi(_u64(data, pos + p.length_offset))
     if value is None or value < 0 or value >= MAX_OBJECT_SIZE:
         return -1
+    # An array-like type with a header of its own carries it as its fixed size.
     if kind == SIZE_FIXED_ARRAY:
-        return p.header_size + value * tagged
+        return (fixed or p.header_size) + value * tagged
     if kind == SIZE_BYTE_ARRAY:
-        return _round_up(p.header_size + value, tagged)
+        return _round_up((fixed or p.header_size) + value, tagged)
     if kind == SIZE_DOUBLE_ARRAY:
         return p.header_size + value * 8
     if kind == SIZE_FREE_SPACE:

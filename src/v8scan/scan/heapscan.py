@@ -325,17 +325,23 @@ def _valid_maps(memory: AddressSpace, layout: Layout, candidates: np.ndarray):
 
 
 def size_rules(layout: Layout, types: np.ndarray, instance_sizes: np.ndarray):
-    """Per map: how to size its objects, the fixed size, and scanner flags."""
+    """Per map: how to size its objects, the fixed size (for an array-like type with a
+    header of its own, that header), and scanner flags."""
     n = len(types)
     kinds = np.full(n, rules.SIZE_UNKNOWN, dtype=np.uint8)
+    fixed = instance_sizes.astype(np.int64)
     flags = np.zeros(n, dtype=np.uint8)
     for i, (t, size) in enumerate(zip(types.tolist(), instance_sizes.tolist())):
-        kinds[i] = _size_kind(layout, t, size)
+        if t in layout.array_bodies and size == 0:
+            element, fixed[i] = layout.array_bodies[t]
+            kinds[i] = rules.SIZE_BYTE_ARRAY if element == 1 else rules.SIZE_FIXED_ARRAY
+        else:
+            kinds[i] = _size_kind(layout, t, size)
         if layout.is_js_receiver(t):
             flags[i] |= rules.MAP_JS_RECEIVER
         if t in (layout.free_space_type, layout.filler_type):
             flags[i] |= rules.MAP_FILLER
-    return kinds, instance_sizes.astype(np.int64), flags
+    return kinds, fixed, flags
 
 
 def _size_kind(layout: Layout, t: int, instance_size: int) -> int:

@@ -12,8 +12,8 @@ from typing import NamedTuple
 
 # How the size of an object is found from its map.
 SIZE_FIXED = 0          # map's instance_size
-SIZE_FIXED_ARRAY = 1    # header + length (Smi) * tagged size
-SIZE_BYTE_ARRAY = 2     # header + length (Smi) bytes, rounded up
+SIZE_FIXED_ARRAY = 1    # header + length (Smi) * tagged size; the header is the map's
+SIZE_BYTE_ARRAY = 2     # header + length (Smi) bytes, rounded up; fixed size if not 0
 SIZE_DOUBLE_ARRAY = 3   # header + length (Smi) * 8
 SIZE_ONE_BYTE = 4       # string chars offset + length (int32) bytes, rounded up
 SIZE_TWO_BYTE = 5       # string chars offset + 2 * length (int32) bytes, rounded up

@@ -210,7 +210,50 @@ _OBJECT_BODIES = (
          "after context_local_infos"),
 )
 
-FACTS: tuple[Fact, ...] = _INSTANCE_TYPES + _PAGES + _OBJECT_BODIES
+# Array-like objects whose instance type lies outside the FixedArray and ByteArray ranges
+# the walk sizes by: a Smi count at FixedArrayBase's length offset, then a header of its
+# own, then the elements. Each header below was checked on a real core of the versions it
+# names: every object it sizes ends where the next object on the page begins.
+_ARRAY_HEADERS = (
+    Fact("class_BytecodeArray__data", 54, V9, V10,
+         "bytecode-array.h (9.4): the bytecodes follow a 54-byte header; the metadata of "
+         "9.4 omits class_BytecodeArray__data (10.2+ has it)"),
+    Fact("EmbedderDataArray_header_size", 16, V9, None,
+         "embedder-data-array.h: map and length (Smi), then one 8-byte slot per entry"),
+    Fact("TrustedArray_header_size", 16, V12, None,
+         "fixed-array.h (12+): TrustedFixedArray, ProtectedFixedArray, TrustedByteArray, "
+         "ClosureFeedbackCellArray and (13+) the trusted and protected WeakFixedArrays keep "
+         "FixedArray's map and length header"),
+    Fact("ArrayList_header_size", 24, V12, None,
+         "fixed-array.h (12+): ArrayList is a TaggedArrayBase of map, capacity, length (the "
+         "metadata has class_ArrayList__length at 16)"),
+    Fact("ObjectBoilerplateDescription_header_size", 32, V12, None,
+         "literal-objects.h (12+): map, capacity, backing_store_size, flags, then entries"),
+    Fact("RegExpMatchInfo_header_size", 40, V12, None,
+         "regexp-match-info.h (12+): map, capacity, number_of_capture_registers, "
+         "last_subject, last_input, then the capture registers"),
+)
+
+# Which type takes which header: (instance type's metadata name, bytes per element, header).
+ARRAY_BODIES: tuple[tuple[str, int, str], ...] = (
+    ("type_BytecodeArray__BYTECODE_ARRAY_TYPE", 1, "class_BytecodeArray__data"),
+    ("type_EmbedderDataArray__EMBEDDER_DATA_ARRAY_TYPE", 8, "EmbedderDataArray_header_size"),
+    ("type_TrustedFixedArray__TRUSTED_FIXED_ARRAY_TYPE", 8, "TrustedArray_header_size"),
+    ("type_ProtectedFixedArray__PROTECTED_FIXED_ARRAY_TYPE", 8, "TrustedArray_header_size"),
+    ("type_TrustedWeakFixedArray__TRUSTED_WEAK_FIXED_ARRAY_TYPE", 8,
+     "TrustedArray_header_size"),
+    ("type_ProtectedWeakFixedArray__PROTECTED_WEAK_FIXED_ARRAY_TYPE", 8,
+     "TrustedArray_header_size"),
+    ("type_TrustedByteArray__TRUSTED_BYTE_ARRAY_TYPE", 1, "TrustedArray_header_size"),
+    ("type_ClosureFeedbackCellArray__CLOSURE_FEEDBACK_CELL_ARRAY_TYPE", 8,
+     "TrustedArray_header_size"),
+    ("type_ArrayList__ARRAY_LIST_TYPE", 8, "ArrayList_header_size"),
+    ("type_ObjectBoilerplateDescription__OBJECT_BOILERPLATE_DESCRIPTION_TYPE", 8,
+     "ObjectBoilerplateDescription_header_size"),
+    ("type_RegExpMatchInfo__REG_EXP_MATCH_INFO_TYPE", 8, "RegExpMatchInfo_header_size"),
+)
+
+FACTS: tuple[Fact, ...] = _INSTANCE_TYPES + _PAGES + _OBJECT_BODIES + _ARRAY_HEADERS
 
 # Versions whose V8 has been checked against a heap snapshot by the test suite.
 CHECKED_V8_VERSIONS: tuple[Version, ...] = ((9, 4), (10, 2), (11, 3), (12, 4), (13, 6), (14, 6))

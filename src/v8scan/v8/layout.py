@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ..errors import LayoutError, Warnings
 from .binary import NodeBinary
-from .facts import CHECKED_V8_VERSIONS, lookup
+from .facts import ARRAY_BODIES, CHECKED_V8_VERSIONS, lookup
 
 # What the layout needs, by V8's own metadata names. A class field is named without its
 # type suffix ("class_Map__prototype"), since the suffix changes between versions
@@ -332,6 +332,7 @@ class Layout:
     constants: dict[str, int]       # every v8dbg_* constant, for the rarely used ones
     type_names: dict[int, str]      # instance type -> V8 name, e.g. 1057 -> JS_OBJECT_TYPE
     class_names: dict[int, str]     # instance type -> C++ class, e.g. 1057 -> JSObject
+    array_bodies: dict[int, tuple[int, int]]  # instance type -> (element bytes, header bytes)
     first_js_receiver_type: int
     checked: bool                   # this V8 version was checked against heap snapshots
     facts_used: tuple[str, ...] = field(default=())
@@ -418,8 +419,24 @@ def build_layout(binary: NodeBinary, warnings: Warnings | None = None) -> Layout
     # JS receiver types are the highest instance types; JS_PROXY_TYPE is the first of them.
     return Layout(**values, v8_version=version, constants=dict(constants),
                   type_names=type_names, class_names=class_names,
+                  array_bodies=_array_bodies(resolver, binary.path),
                   first_js_receiver_type=values["js_proxy_type"], checked=checked,
                   facts_used=tuple(sorted(resolver.facts_used)))
+
+
+def _array_bodies(resolver: "_Resolver", path: str) -> dict[int, tuple[int, int]]:
+    """Instance type -> (bytes per element, header bytes) of the array-like types of
+    facts.ARRAY_BODIES this binary has, with a header the metadata or the facts give."""
+    bodies = {}
+    for type_name, element, header_name in ARRAY_BODIES:
+        t, header = resolver.get(type_name), resolver.get(header_name)
+        if t is None or header is None:
+            continue
+        if not (0 <= t <= 0xFFFF and 16 <= header < MAX_FIELD_OFFSET):
+            raise LayoutError(path, [f"a plausible {type_name} and {header_name} "
+                                     f"(it says {t} and {header})"])
+        bodies[t] = (element, header)
+    return bodies
 
 
 def _is_instance_type(name: str) -> bool:
