@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import v8scan
+from v8scan.census import objects_by_row
 from v8scan.render import histogram_json
 from v8scan.v8 import layout as layout_module
 
@@ -54,8 +55,21 @@ def test_dropped_objects_are_not_counted(version_cores):
 
 def test_dropped_bodies_are_in_the_core(census_cores):
     """The test above means something: on the default version the dead bodies are really
-    in the core (how many V8 leaves depends on the version), and --all counts them."""
-    assert dropped_count(census_cores.before, include_dead=True) >= DROPPED // 10
+    in the core, and --all counts them. How many V8 leaves varies from run to run (it
+    reuses or releases freed pages: 80,814 to 581,193 of the million were seen), so the
+    bodies are counted in the core itself, as the words on the heap pages that are the
+    Dropped map's pointer: --all must find every one of them but the map's few references,
+    and they must be many times the 1% the test above allows."""
+    with v8scan.open_dump(census_cores.before) as dump:
+        rows = objects_by_row(dump, lambda key: key[:2] == ("object", "Dropped"),
+                              include_dead=True)
+        found = np.concatenate([addresses for addresses, _ in rows.values()])
+        maps = np.unique(dump.words_at(found)[0])
+        data = dump.core.memory.as_array()
+        words = sum(int(np.isin(data[offset:offset + size // 8 * 8].view("<u8"), maps).sum())
+                    for _, offset, size in dump.scan(include_dead=True).areas.tolist())
+    assert words - 100 <= len(found) <= words
+    assert len(found) >= 5 * (DROPPED // 100)
 
 
 def test_shapes_match_the_snapshot_exactly(version_cores):
