@@ -83,11 +83,11 @@ class Dump:
         walk (or the scan's, if one was made)."""
         memory, pages = self.core.memory, self.pages
         if False in self._scans:
-            areas, young = self._scans[False].areas, self._scans[False].young_bytes
+            plan = self._scans[False].plan
         else:
             with Sweeper() as sweeper:
                 plan = plan_scan(memory, self.layout, pages, self.warnings, sweeper)
-            areas, young = plan.areas, plan.young_bytes
+        areas, young = plan.areas, plan.young_bytes
         return DumpInfo(
             self.core.path, self.core.file_size, self.core.process_name, self.core.process_args,
             self.binary.path, self.binary.build_id, self.build_id_matches,

@@ -29,35 +29,58 @@ MAX_CHECKED_RESTS = 64 << 20  # bytes of allocation-area rests checked; real cor
 
 
 @dataclass
-class HeapScan:
-    """Objects found per map. Arrays are parallel and ordered by map address."""
-
-    maps: np.ndarray            # untagged map addresses, sorted
-    instance_types: np.ndarray  # per map
-    size_known: np.ndarray      # per map: False where the object size could not be computed
-    counts: np.ndarray          # objects per map
-    sizes: np.ndarray           # bytes per map
-    meta_maps: np.ndarray
-    per_object: np.ndarray      # per map: its objects are in `collected`, named one by one
-    collected: np.ndarray       # objects named one by one: functions, prototypes, ...
-    collected_sizes: np.ndarray  # their sizes (0 where not known)
-    bytes_scanned: int
-    young_bytes: int            # young-generation bytes not scanned, liveness unknown
-    areas: np.ndarray           # the (vaddr, file offset, size) rows walked
-    walk_rules: tuple           # (size kinds, fixed sizes, flags, params) the walk used
-
-
-@dataclass
 class ScanPlan:
     """What the object walk goes over and with which maps: the heap's object areas, minus
     what V8 has let go (pages.heap_areas), and the maps found in them."""
 
     areas: np.ndarray           # (vaddr, file offset, size) rows in address order
     young_bytes: int            # young-generation bytes left out, liveness unknown
-    meta_maps: np.ndarray
+    meta_maps: np.ndarray       # untagged
     maps: np.ndarray            # untagged, sorted
     instance_types: np.ndarray  # per map
     walk_rules: tuple           # (size kinds, fixed sizes, flags, params) per map
+
+
+@dataclass
+class HeapScan:
+    """Objects found per map by the walk `plan` describes. Arrays are parallel to the
+    plan's maps, ordered by map address."""
+
+    plan: ScanPlan
+    counts: np.ndarray          # objects per map
+    sizes: np.ndarray           # bytes per map
+    per_object: np.ndarray      # per map: its objects are in `collected`, named one by one
+    collected: np.ndarray       # objects named one by one: functions, prototypes, ...
+    collected_sizes: np.ndarray  # their sizes (0 where not known)
+
+    @property
+    def maps(self) -> np.ndarray:
+        return self.plan.maps
+
+    @property
+    def instance_types(self) -> np.ndarray:
+        return self.plan.instance_types
+
+    @property
+    def meta_maps(self) -> np.ndarray:
+        return self.plan.meta_maps
+
+    @property
+    def areas(self) -> np.ndarray:
+        return self.plan.areas
+
+    @property
+    def young_bytes(self) -> int:
+        return self.plan.young_bytes
+
+    @property
+    def walk_rules(self) -> tuple:
+        return self.plan.walk_rules
+
+    @property
+    def size_known(self) -> np.ndarray:
+        """Per map: False where the object size could not be computed."""
+        return self.plan.walk_rules[0] != rules.SIZE_UNKNOWN
 
 
 def plan_scan(memory: AddressSpace, layout: Layout, pages: list[HeapPage], warnings: Warnings,
@@ -202,9 +225,7 @@ def scan_heap(memory: AddressSpace, layout: Layout, pages: list[HeapPage], warni
                     WEIGHT_OBJECTS, fold=add)
         sweeper.finish()
     addresses, object_sizes = _in_address_order(collected)
-    return HeapScan(maps, types, kinds != rules.SIZE_UNKNOWN, counts, total_sizes,
-                    plan.meta_maps, per_object, addresses, object_sizes,
-                    int(plan.areas[:, 2].sum()), plan.young_bytes, plan.areas, plan.walk_rules)
+    return HeapScan(plan, counts, total_sizes, per_object, addresses, object_sizes)
 
 
 def _groups(areas: np.ndarray) -> list[tuple[int, int, int]]:
