@@ -325,11 +325,12 @@ def instances(core, name, node, force, shape, limit, kind, as_json, jobs, debug)
     def action():
         props = [p.strip() for p in shape.split(",")] if shape is not None else None
         with _opened(core, node, force) as dump:
-            found = dump.instances(name, props, jobs, kind)
+            kinds = kinds_named(dump, name, props)  # once: instances() would name again
+            chosen = kind or next(iter(kinds), None)
+            found = dump.instances(name, props, jobs, chosen) if chosen else []
             if not found:
                 raise _nothing_called(name, kind)
-            others = {k: n for k, n in kinds_named(dump, name, props).items()
-                      if k != found[0].kind}
+            others = {k: n for k, n in kinds.items() if k != chosen}
         click.echo(instances_json(core, name, found, others, limit) if as_json
                    else instances_text(name, found, others, limit))
     _run(action, debug)
