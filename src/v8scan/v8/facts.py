@@ -125,6 +125,9 @@ _PAGES = (
 )
 
 _OBJECT_BODIES = (
+    Fact("class_PropertyCell__value", 16, V9, None,
+         "property-cell.tq: name, property_details_raw, value, dependent_code",
+         relative_to="class_PropertyCell__name"),
     Fact("bit_field2_new_target_is_base_bit", 0, V9, None,
          "map.h: Map::Bits2 NewTargetIsBaseBit is bit 0, before IsImmutablePrototypeBit"),
     Fact("bit_field3_is_prototype_map_shift", 20, V9, None,

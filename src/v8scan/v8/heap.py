@@ -300,6 +300,8 @@ class Heap:
         map_addr = self.map_of(obj)
         if map_addr is None:
             return []
+        if self.instance_type(obj) == self.layout.js_global_object_type:
+            return self._global_properties(obj)
         if self.is_dictionary_map(map_addr):
             return self._dictionary_properties(obj)
         return self._fast_properties(obj, map_addr)
@@ -373,23 +375,43 @@ class Heap:
             result.append((key, value))
         return result
 
-    def _dictionary_properties(self, obj: int):
+    def _dictionary_entries(self, obj: int, width: int) -> Optional[np.ndarray]:
+        """The (capacity, width) entries of the hash table in `obj`'s properties slot: its
+        last capacity * width slots (a NameDictionary's prefix is one slot longer than a
+        GlobalDictionary's)."""
         L = self.layout
         dictionary = self.pointer(obj, L.js_properties)
         if dictionary is None:
-            return []
+            return None
         capacity = self.smi_slot(dictionary, 2)
         length = self.smi_field(dictionary, L.fixed_array_length)
-        start = L.name_dictionary_prefix_start + L.name_dictionary_prefix_size
-        width = L.name_dictionary_entry_size
-        if capacity is None or length is None or not 0 <= capacity <= MAX_DICTIONARY \
-                or start + capacity * width > length or width < 2:
-            return []
+        if capacity is None or length is None or not 0 <= capacity <= MAX_DICTIONARY:
+            return None
+        start = length - capacity * width
+        if start < L.name_dictionary_prefix_start:
+            return None
         raw = self.memory.read(dictionary + L.fixed_array_header + start * L.tagged_size,
                                capacity * width * L.tagged_size)
-        if raw is None:
+        return None if raw is None else np.frombuffer(raw, dtype="<u8").reshape(capacity, width)
+
+    def _global_properties(self, obj: int):
+        """A global object's properties: a GlobalDictionary of PropertyCells (one slot per
+        entry; each cell holds its name and value)."""
+        entries = self._dictionary_entries(obj, 1)
+        result = []
+        for cell in [] if entries is None else entries[:, 0].tolist():
+            if cell & 3 != 1 or self.instance_type(cell - 1) != self.layout.property_cell_type:
+                continue  # the empty (undefined) or deleted (hole) marker
+            key = self.pointer(cell - 1, self.layout.property_cell_name)
+            if key is not None and self._is_key(key):
+                result.append((key, self.memory.u64(cell - 1 + self.layout.property_cell_value)))
+        return result
+
+    def _dictionary_properties(self, obj: int):
+        width = self.layout.name_dictionary_entry_size
+        entries = self._dictionary_entries(obj, width) if width >= 2 else None
+        if entries is None:
             return []
-        entries = np.frombuffer(raw, dtype="<u8").reshape(capacity, width)
         result = []
         for key, value in entries[:, :2].tolist():
             if key & 3 != 1:

@@ -76,6 +76,7 @@ REQUIRED: dict[str, str] = {
     "script_name": "class_Script__name",
     "property_cell_type": "type_PropertyCell__PROPERTY_CELL_TYPE",
     "property_cell_name": "class_PropertyCell__name",
+    "property_cell_value": "class_PropertyCell__value",
     "js_map_type": "type_JSMap__JS_MAP_TYPE",
     "js_set_type": "type_JSSet__JS_SET_TYPE",
     "js_weak_map_type": "type_JSWeakMap__JS_WEAK_MAP_TYPE",
@@ -246,6 +247,7 @@ class Layout:
     script_name: int
     property_cell_type: int
     property_cell_name: int
+    property_cell_value: int
     js_map_type: int
     js_set_type: int
     js_weak_map_type: int

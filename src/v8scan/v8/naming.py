@@ -45,6 +45,8 @@ CODE_CLASSES = {
 SHAPE_CLASSES = {"Map", "DescriptorArray", "StrongDescriptorArray", "PrototypeInfo", "EnumCache"}
 
 Label = tuple[str, str]  # (kind, name)
+# A JSProxy is a JSReceiver but no JSObject: the snapshot lists it among V8's internals.
+PROXY_LABEL: Label = ("hidden", "system / JSProxy")
 
 
 class Namer:
@@ -64,6 +66,8 @@ class Namer:
         """(kind, name) of every object with this map; functions are named separately."""
         L = self.layout
         t = instance_type
+        if t == L.js_proxy_type:
+            return PROXY_LABEL
         if L.is_js_receiver(t):
             if L.is_js_function(t):
                 return ("closure", "")  # named per function by label_function
@@ -143,13 +147,35 @@ class Namer:
 
     def label_object(self, obj: int, map_addr: int, instance_type: int) -> Label:
         """(kind, name) of one object whose map needs_per_object."""
+        if instance_type == self.layout.js_proxy_type:
+            return PROXY_LABEL
         if self.layout.is_js_function(instance_type):
             return ("closure", self.function_name(
                 self.heap.pointer(obj, self.layout.js_function_shared)))
         own_tag = self._own_to_string_tag(obj)
         if own_tag is not None:
             return ("object", own_tag)
-        return ("object", self.constructor_name(map_addr, instance_type))
+        name = self.constructor_name(map_addr, instance_type)
+        if name == "Object" and self.layout.type_name(instance_type) == "JS_PRIMITIVE_WRAPPER_TYPE":
+            name = self._wrapper_class_name(obj) or name  # Boolean.prototype, say
+        return ("object", name)
+
+    def _wrapper_class_name(self, obj: int) -> Optional[str]:
+        """JSReceiver::class_name of a JSPrimitiveWrapper: the type of the value it wraps
+        (its one field, after the JSObject header)."""
+        L, heap = self.layout, self.heap
+        value = heap.memory.u64(obj + L.js_elements + L.tagged_size)
+        if value is None:
+            return None
+        if value & 1 == 0:
+            return "Number"  # a Smi
+        t = heap.instance_type(value - 1)
+        if t is None:
+            return None
+        if L.is_string(t):
+            return "String"
+        return {L.heap_number_type: "Number", L.oddball_type: "Boolean",
+                L.bigint_type: "BigInt", L.symbol_type: "Symbol"}.get(t)
 
     def _is_to_string_tag(self, key: int) -> bool:
         if key not in self._to_string_tag:
