@@ -30,6 +30,12 @@ PT_NOTE = 4
 ELF64_PHDR = np.dtype([("type", "<u4"), ("flags", "<u4"), ("offset", "<u8"), ("vaddr", "<u8"),
                        ("paddr", "<u8"), ("filesz", "<u8"), ("memsz", "<u8"), ("align", "<u8")])
 _U8, _U16, _U32, _I32, _U64 = (struct.Struct(f) for f in ("<B", "<H", "<I", "<i", "<Q"))
+# NT_PRSTATUS (struct elf_prstatus on x86-64): pr_pid, and pr_reg (struct user_regs_struct).
+PRSTATUS_PID = 32
+PRSTATUS_REGS = 112
+USER_REGS = 27
+REG_RSP = 19  # pr_reg: r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax rip
+#               cs eflags rsp ss fs_base gs_base ds es fs gs
 # The x86-64 user address space is 128 TiB: a segment larger than that is damage.
 MAX_SEGMENT = 1 << 47
 
@@ -72,6 +78,18 @@ class FileMapping:
     end: int
     file_offset: int
     path: str
+
+
+@dataclass(frozen=True)
+class Thread:
+    """One thread of the process (an NT_PRSTATUS note): its id and general registers."""
+
+    tid: int
+    registers: tuple[int, ...]  # pr_reg, in user_regs_struct order
+
+    @property
+    def stack_pointer(self) -> int:
+        return self.registers[REG_RSP]
 
 
 class AddressSpace:
@@ -213,6 +231,7 @@ class CoreFile:
         self.process_name = ""
         self.process_args = ""
         self.auxv: dict[int, int] = {}
+        self.threads: list[Thread] = []
         notes_cut = False
         for header in headers[headers["type"] == PT_NOTE].tolist():
             offset, filesz = header[2], header[5]
@@ -266,6 +285,12 @@ class CoreFile:
                 elif kind == "NT_PRPSINFO":
                     self.process_name = _c_string(desc["pr_fname"])
                     self.process_args = _c_string(desc["pr_psargs"])
+                elif kind == "NT_PRSTATUS" and isinstance(desc, bytes) \
+                        and len(desc) >= PRSTATUS_REGS + 8 * USER_REGS:
+                    regs = np.frombuffer(desc, dtype="<u8", count=USER_REGS,
+                                         offset=PRSTATUS_REGS)
+                    self.threads.append(Thread(_U32.unpack_from(desc, PRSTATUS_PID)[0],
+                                               tuple(regs.tolist())))
                 elif kind == "NT_AUXV" and isinstance(desc, bytes):
                     words = np.frombuffer(desc[: len(desc) // 16 * 16], dtype="<u8")
                     self.auxv = {int(k): int(v) for k, v in words.reshape(-1, 2)}
