@@ -15,9 +15,10 @@ import v8scan
 from v8scan.core import CoreFile
 from v8scan.demo import take_core
 
-# Rows like a service's cache: a small object, a string and a one-element array each.
+# Rows like a service's cache: a small object, a string and a one-element array each,
+# held by a global (a module's const that no closure uses dies with the module function).
 FILL = r"""
-const keep = [];
+const keep = globalThis.keep = [];
 const target = Number(process.argv[2]) * 1024 * 1024;
 class Row { constructor(i) { this.id = i; this.name = 'row ' + i; this.tags = [i]; } }
 let i = 0;

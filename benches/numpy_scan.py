@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from v8scan.scan import _scan_py as k
+from v8scan.scan import scanrules as k
 from v8scan.scan.heapscan import _valid_maps, scan_params, size_rules
 from v8scan.scan.pages import find_allocation_areas, heap_areas
 from v8scan.scan.sweep import area_groups
@@ -84,8 +84,8 @@ def _count(data, words, all_areas, rows, keys, kinds, fixed, flags, p):
     valid = (size > 0) & (pos + size <= end)
     receiver = valid & ((flags[m] & k.MAP_JS_RECEIVER) != 0)
     r = np.flatnonzero(receiver)
-    props = words[(pos[r] + p[k.P_PROPERTIES_OFFSET]) // 8]
-    elements = words[(pos[r] + p[k.P_ELEMENTS_OFFSET]) // 8]
+    props = words[(pos[r] + p.properties_offset) // 8]
+    elements = words[(pos[r] + p.elements_offset) // 8]
     ok = (((props & np.uint64(3)) == 0) | _points_to_object(words, all_areas, keys, props)) \
         & _points_to_object(words, all_areas, keys, elements)
     valid[r[~ok]] = False
@@ -124,7 +124,7 @@ def _member(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
 
 
 def _sizes(data, words, pos, kind, fixed, p) -> np.ndarray:
-    tagged = p[k.P_TAGGED_SIZE]
+    tagged = p.tagged_size
 
     def round_up(n):
         return (n + tagged - 1) // tagged * tagged
@@ -138,13 +138,14 @@ def _sizes(data, words, pos, kind, fixed, p) -> np.ndarray:
         at = pos + offset
         return data[at[:, None] + np.arange(2)].copy().view("<i2").ravel().astype(np.int64)
 
-    word = words[np.minimum(pos + p[k.P_LENGTH_OFFSET], len(words) * 8 - 8) // 8]
+    word = words[np.minimum(pos + p.length_offset, len(words) * 8 - 8) // 8]
     is_smi = (word & np.uint64(0xFFFFFFFF)) == 0
     smi = (word >> np.uint64(32)).astype(np.uint32).view(np.int32).astype(np.int64)
     smi = np.where(is_smi & (smi >= 0) & (smi < k.MAX_OBJECT_SIZE), smi, -1)
-    length = int32_at(p[k.P_STRING_LENGTH_OFFSET])
-    count = int16_at(p[k.P_DESCRIPTORS_COUNT_OFFSET])
-    free = smi * p[k.P_FREE_SPACE_UNIT]
+    length = int32_at(p.string_length_offset)
+    count = int16_at(p.descriptors_count_offset)
+    free = smi * p.free_space_unit
+    header = np.where(fixed != 0, fixed, p.header_size)  # an array type's own header
     size = np.select(
         [kind == k.SIZE_FIXED, kind == k.SIZE_UNKNOWN,
          kind == k.SIZE_ONE_BYTE, kind == k.SIZE_TWO_BYTE, kind == k.SIZE_DESCRIPTORS,
@@ -152,15 +153,15 @@ def _sizes(data, words, pos, kind, fixed, p) -> np.ndarray:
          kind == k.SIZE_FREE_SPACE, kind == k.SIZE_PROPERTY_ARRAY,
          kind == k.SIZE_WEAK_ARRAY_LIST],
         [fixed, np.full_like(pos, tagged),
-         np.where(length < 0, -1, round_up(p[k.P_STRING_CHARS_OFFSET] + length)),
-         np.where(length < 0, -1, round_up(p[k.P_STRING_CHARS_OFFSET] + 2 * length)),
-         np.where(count < 0, -1, p[k.P_DESCRIPTORS_HEADER] + count * p[k.P_DESCRIPTOR_ENTRY]),
-         p[k.P_HEADER_SIZE] + smi * tagged,
-         round_up(p[k.P_HEADER_SIZE] + smi),
-         p[k.P_HEADER_SIZE] + smi * 8,
+         np.where(length < 0, -1, round_up(p.string_chars_offset + length)),
+         np.where(length < 0, -1, round_up(p.string_chars_offset + 2 * length)),
+         np.where(count < 0, -1, p.descriptors_header + count * p.descriptor_entry),
+         header + smi * tagged,
+         round_up(header + smi),
+         p.header_size + smi * 8,
          np.where(free % tagged == 0, free, -1),
-         p[k.P_HEADER_SIZE] + (smi & p[k.P_PROPERTY_ARRAY_MASK]) * tagged,
-         p[k.P_WEAK_LIST_HEADER] + smi * tagged],
+         p.header_size + (smi & p.property_array_mask) * tagged,
+         p.weak_list_header + smi * tagged],
         default=-1)
     needs_smi = ~np.isin(kind, [k.SIZE_FIXED, k.SIZE_UNKNOWN, k.SIZE_ONE_BYTE, k.SIZE_TWO_BYTE,
                                 k.SIZE_DESCRIPTORS])

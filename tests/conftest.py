@@ -33,6 +33,7 @@ GCORE = shutil.which("gcore") or "gcore"
 
 
 REAL_CORE_FIXTURES = {"census_cores", "version_cores", "holders", "version_holders",
+                      "version_graph",
                       "kernel_core"}
 
 
@@ -170,6 +171,29 @@ def holders(tmp_path_factory) -> HoldersCore:
 def version_holders(request, tmp_path_factory) -> HoldersCore:
     """A core of the holders scenario for every supported Node version."""
     yield from per_version(request, tmp_path_factory, "holders", make_holders_core)
+
+
+def make_graph_core(workdir: Path, version: str) -> HoldersCore:
+    """A core of tests/scenarios/graph.js, taken while its function `running` runs."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen([node_binary(version), "--expose-gc",
+                             str(SCENARIOS / "graph.js")], stdout=subprocess.PIPE, text=True)
+    try:
+        built = json.loads(proc.stdout.readline())
+        assert proc.stdout.readline().strip() == "ready"
+        core = take_core(GCORE, proc.pid, str(workdir / "core"))
+    finally:
+        proc.kill()
+        proc.wait()
+    return HoldersCore(version, core, built, workdir)
+
+
+@pytest.fixture(scope="session", params=NODE_VERSIONS)
+def version_graph(request, tmp_path_factory) -> HoldersCore:
+    """A core of the object graph scenario for every supported Node version."""
+    made = make_graph_core(tmp_path_factory.mktemp("graph") / request.param, request.param)
+    yield made
+    shutil.rmtree(made.workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -22,15 +22,40 @@ FIXTURE_SHAPES = {(("albumId", "albumNames", "year"), False): 1500,
                   (("keepMe", "tag"), True): 600}
 
 
-def test_every_common_object_and_closure_within_one_percent(version_cores):
+# Where v8scan and the snapshot differ, and why (the README's accuracy section), as the
+# range of (V8's count - v8scan's) allowed in a row (None: a row not compared):
+# - writeHeapSnapshot({...}) builds a Uint8Array of its options (and its ArrayBuffer),
+#   which its own call holds while the snapshot is written and which is garbage once it
+#   returns (Node 20 on): the snapshot counts one more of each than the core holds.
+SNAPSHOT_TEMPORARIES = {("object", "ArrayBuffer"): (0, 1), ("object", "Uint8Array"): (0, 1)}
+# - Naming, not reachability (`--all` has the same counts in these rows): V8 9.4 (Node 16)
+#   names some 40 JS API objects (FunctionTemplate instances) Object where v8scan says
+#   BaseObject (their prototype's constructor), and has one Map more; on V8 10.2 (Node 18)
+#   one object whose own Symbol.toStringTag is "Object" (a console object) is `console`
+#   in the snapshot, `Object` in v8scan.
+NAMING_DIFFERENCES = {
+    9: {("object", "Object"): None, ("object", "BaseObject"): None, ("object", "Map"): None},
+    10: {("object", "Object"): (-1, 0)},
+}
+
+
+def test_every_object_and_closure_row_of_ten_or_more_is_exact(version_cores):
+    """On a core taken right after the snapshot, with nothing run in between, every
+    `object` and `closure` row of 10 or more objects is V8's count, but for the
+    differences named above."""
     with v8scan.open_dump(version_cores.before) as dump:
         got = {(r.kind, r.name): r.count for r in dump.histogram().rows}
+        allowed = {**SNAPSHOT_TEMPORARIES,
+                   **NAMING_DIFFERENCES.get(dump.layout.v8_version[0], {})}
     checked = {key: count for key, (count, _) in version_cores.census.items()
-               if key[0] in ("object", "closure") and count >= 100}
+               if key[0] in ("object", "closure") and count >= 10}
     assert len(checked) >= 10  # the scenario alone has eight such names
-    off = {key: (count, got.get(key, 0)) for key, count in checked.items()
-           if abs(got.get(key, 0) - count) > count * 0.01}
-    assert off == {}, f"(kind, name): (V8 snapshot, v8scan) beyond 1%: {off}"
+    off = {}
+    for key, count in checked.items():
+        bounds = allowed.get(key, (0, 0))
+        if bounds is not None and not bounds[0] <= count - got.get(key, 0) <= bounds[1]:
+            off[key] = (count, got.get(key, 0))
+    assert off == {}, f"(kind, name): (V8 snapshot, v8scan): {off}"
 
 
 def test_fixture_classes_are_exact_in_count_and_bytes(version_cores):

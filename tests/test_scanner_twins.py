@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import v8scan
+from v8scan.graph import marking
 from v8scan.scan import _scan_py, scanrules, sweep
 from v8scan.scan.heapscan import scan_params, size_rules
 
@@ -129,3 +130,137 @@ def test_reference_finding_twins_agree(prepared):
 def _file_offsets(rows: np.ndarray, addresses: np.ndarray) -> list[int]:
     i = np.searchsorted(rows[:, 0], addresses, side="right") - 1
     return (rows[i, 1] + addresses - rows[i, 0]).astype(np.int64).tolist()
+
+
+def test_list_objects_twins_agree_and_list_what_count_objects_counts(prepared):
+    data, areas, keys, kinds, fixed, flags, params, _, _ = prepared
+    for i in range(0, len(areas), max(1, len(areas) // 60)):
+        counts = _scan.count_objects(data, areas, keys, kinds, fixed, flags, params, i, i + 1)[0]
+        n = int(counts.sum())
+        got, want = (np.zeros((2, n + 3), np.uint64) for _ in range(2))
+        assert _scan.list_objects(data, areas, keys, kinds, fixed, flags, params, i, i + 1,
+                                  got[0], got[1], 3) == n
+        assert _scan_py.list_objects(data, areas, keys, kinds, fixed, flags, params, i, i + 1,
+                                     want[0], want[1], 3) == n
+        np.testing.assert_array_equal(got, want)
+        addresses, info = got[:, 3:]
+        np.testing.assert_array_equal(
+            np.bincount((info >> np.uint64(32)).astype(np.int64), minlength=len(keys)), counts)
+        # Objects lie one after the other: each extent ends at or before the next start.
+        ends = addresses + (info & np.uint64(0xFFFFFFFF))
+        assert np.all(ends[:-1] <= addresses[1:])
+        for impl in (_scan, _scan_py):  # no room for them all: refused, not overrun
+            if n:
+                with pytest.raises(ValueError):
+                    impl.list_objects(data, areas, keys, kinds, fixed, flags, params, i, i + 1,
+                                      got[0, :n + 2], got[1, :n + 2], 3)
+
+
+@pytest.fixture(scope="module")
+def small_graph(prepared):
+    """The objects of the first 30 areas, as the marking sees them."""
+    data, areas, keys, kinds, fixed, flags, params, _, layout = prepared
+    rows = areas[:30]
+    n = int(_scan.count_objects(data, rows, keys, kinds, fixed, flags, params)[0].sum())
+    addresses, info = np.zeros(n, np.uint64), np.zeros(n, np.uint64)
+    _scan.list_objects(data, rows, keys, kinds, fixed, flags, params, 0, len(rows),
+                       addresses, info, 0)
+    trace_end = np.full(len(keys), scanrules.TRACE_ALL, dtype=np.int64)
+    trace_end[kinds == scanrules.SIZE_ONE_BYTE] = 8
+    ephemeral = np.zeros(len(keys), dtype=np.uint8)
+    ephemeral[1::7] = scanrules.MAP_EPHEMERON  # any map will do: the twins must agree
+    return data, rows, addresses, info, trace_end, ephemeral, layout
+
+
+@pytest.mark.parametrize("want_parents", [False, True])
+def test_marking_twins_agree(small_graph, want_parents):
+    data, rows, addresses, info, trace_end, ephemeral, layout = small_graph
+    roots = addresses[::97] + np.uint64(1)
+    groups = np.sort(np.arange(len(roots)) % 3).astype(np.int32)
+    args = (data, rows, addresses, info, trace_end, ephemeral, 40,
+            layout.page_alignment.bit_length() - 1, roots, groups, want_parents)
+    got, want = _scan.mark_reachable(*args), _scan_py.mark_reachable(*args)
+    np.testing.assert_array_equal(got[0], want[0])
+    if want_parents:
+        np.testing.assert_array_equal(got[1], want[1])
+        reached = got[0] == 1
+        assert np.all((got[1] != -1) == reached)
+        assert set(np.unique(got[1][got[1] < -1]).tolist()) <= {-2, -3, -4}
+    assert 0 < got[0].sum() < len(addresses)
+
+
+def test_marking_follows_every_strong_word_of_a_marked_object(small_graph):
+    """Closure: no marked object holds a strong pointer to an unmarked object start."""
+    data, rows, addresses, info, trace_end, _, layout = small_graph
+    none = np.zeros(len(trace_end), dtype=np.uint8)
+    marks, _ = _scan.mark_reachable(data, rows, addresses, info, trace_end, none, 40,
+                                    layout.page_alignment.bit_length() - 1,
+                                    addresses[::50] + np.uint64(1),
+                                    np.zeros(len(addresses[::50]), np.int32))
+    starts = set(addresses.tolist())
+    unmarked = set(addresses[marks == 0].tolist())
+    offsets = _file_offsets(rows, addresses[marks == 1])
+    extents = (info[marks == 1] & np.uint64(0xFFFFFFFF)).astype(np.int64).tolist()
+    maps = (info[marks == 1] >> np.uint64(32)).astype(np.int64).tolist()
+    for at, extent, m in zip(offsets, extents, maps):
+        words = data[at:at + min(extent, int(trace_end[m]))].view("<u8")
+        pointed = {w - 1 for w in words[(words & np.uint64(7)) == 1].tolist()}
+        assert not (pointed & starts) & unmarked
+
+
+@pytest.mark.parametrize("damage", ["unordered", "outside", "no map", "groups",
+                                    "group order"])
+def test_marking_refuses_inconsistent_input(small_graph, damage):
+    data, rows, addresses, info, trace_end, ephemeral, layout = small_graph
+    roots, groups = addresses[:3] + np.uint64(1), np.zeros(3, np.int32)
+    if damage == "unordered":
+        addresses = addresses[::-1].copy()
+    elif damage == "outside":
+        addresses = addresses.copy()
+        addresses[-1] = rows[-1, 0] + rows[-1, 2] + np.uint64(4096)
+    elif damage == "no map":
+        info = info.copy()
+        info[0] |= np.uint64(len(trace_end) << 32)
+    elif damage == "groups":
+        groups = np.zeros(2, np.int32)
+    else:
+        groups = np.array([1, 0, 1], np.int32)
+    for impl in (_scan, _scan_py):
+        with pytest.raises(ValueError):
+            impl.mark_reachable(data, rows, addresses, info, trace_end, ephemeral, 40, 18,
+                                roots, groups)
+
+
+def test_marking_in_parallel_slices_marks_what_one_thread_marks(small_graph, monkeypatch):
+    """Levels shared out to threads (trace_slice, atomic marks) reach the same objects as
+    the breadth-first marking on one thread, in both twins."""
+    data, rows, addresses, info, trace_end, ephemeral, layout = small_graph
+    roots = addresses[::97] + np.uint64(1)
+    groups = np.sort(np.arange(len(roots)) % 3).astype(np.int32)
+    shift = layout.page_alignment.bit_length() - 1
+    want = _scan.mark_reachable(data, rows, addresses, info, trace_end, ephemeral, 40, shift,
+                                roots, groups)[0]
+    monkeypatch.setattr(marking, "PARALLEL_LEVEL", 4)
+    for impl in (_scan, _scan_py):
+        marker = impl.Marker(data, rows, addresses, info, trace_end, ephemeral, 40, shift)
+        with sweep.Sweeper(2) as sweeper:
+            for group in range(3):
+                marker.add_roots(roots[groups == group], group)
+                marking._trace(marker, sweeper, parallel=True)
+        np.testing.assert_array_equal(marker.result()[0], want)
+
+
+def test_count_marked_twins_agree(small_graph):
+    data, rows, addresses, info, trace_end, ephemeral, layout = small_graph
+    roots = addresses[::97] + np.uint64(1)
+    marks, _ = _scan.mark_reachable(data, rows, addresses, info, trace_end, ephemeral, 40,
+                                    layout.page_alignment.bit_length() - 1, roots,
+                                    np.zeros(len(roots), np.int32))
+    n_maps = len(trace_end)
+    known = (np.arange(n_maps) % 5 != 0).astype(np.uint8)
+    per_object = (np.arange(n_maps) % 3 == 0).astype(np.uint8)
+    got = _scan.count_marked(addresses, info, marks, known, per_object)
+    want = _scan_py.count_marked(addresses, info, marks, known, per_object)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    assert got[0].sum() == marks.sum() > 0

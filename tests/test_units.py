@@ -168,3 +168,40 @@ def test_layout_has_a_typed_field_for_every_required_value():
 def test_layout_bounds_offsets_as_the_scanner_does():
     from v8scan.v8 import layout
     assert layout.MAX_FIELD_OFFSET == scanrules.MAX_FIELD_OFFSET
+
+
+@pytest.mark.parametrize("impl", [_scan_py, _scan], ids=["twin", "compiled"])
+def test_marking_semantics_on_a_small_graph(impl):
+    """What the marking follows: strong pointers to object starts, round a cycle once;
+    not weak pointers (...011), not raw data past a map's traced bytes, and a WeakMap
+    entry's value only once its key is reached."""
+    vaddr = 0x40000
+    words = np.zeros(40, dtype=np.uint64)
+    at = {name: vaddr + 8 * i for name, i in
+          [("A", 0), ("B", 4), ("C", 8), ("D", 12), ("E", 20), ("F", 24), ("G", 28)]}
+    plain, raw, table = 0, 1, 2  # the maps, by index
+    layout = {"A": (plain, 32), "B": (plain, 32), "C": (raw, 32), "D": (table, 64),
+              "E": (plain, 32), "F": (plain, 32), "G": (plain, 32)}
+    words[1] = at["B"] + 1          # A -> B
+    words[2] = at["G"] + 3          # A -> G, weakly
+    words[5] = at["A"] + 1          # B -> A: a cycle
+    words[6] = at["D"] + 1          # B -> D, a WeakMap's table
+    words[9] = at["E"] + 1          # C's raw data only looks like a pointer to E
+    words[14:18] = [at["E"] + 1, at["F"] + 1,   # entry: E -> F (E is not reached)
+                    at["A"] + 1, at["C"] + 1]   # entry: A -> C (A is)
+    names = sorted(at, key=at.get)
+    addresses = np.array([at[n] for n in names], dtype=np.uint64)
+    info = np.array([layout[n][0] << 32 | layout[n][1] for n in names], dtype=np.uint64)
+    trace_end = np.array([scanrules.TRACE_ALL, 8, scanrules.TRACE_ALL], dtype=np.int64)
+    flags = np.array([0, 0, scanrules.MAP_EPHEMERON], dtype=np.uint8)
+    areas = np.array([[vaddr, 0, 8 * len(words)]], dtype=np.uint64)
+    roots = np.array([7, at["A"] + 1, at["A"] + 1], dtype=np.uint64)  # a Smi, A twice
+    marks, parents = impl.mark_reachable(words.view(np.uint8), areas, addresses, info,
+                                         trace_end, flags, 16, 18, roots,
+                                         np.array([0, 0, 1], np.int32), True)
+    assert dict(zip(names, marks.tolist())) == {"A": 1, "B": 1, "C": 1, "D": 1, "E": 0,
+                                                "F": 0, "G": 0}
+    index = {n: i for i, n in enumerate(names)}
+    assert dict(zip(names, parents.tolist())) == {
+        "A": -2, "B": index["A"], "D": index["B"], "C": index["D"], "E": -1, "F": -1,
+        "G": -1}

@@ -147,8 +147,10 @@ shapes_option = click.option(
          "(\"Object: id, genreIds\"); dictionary-mode objects are marked [dictionary].")
 all_option = click.option(
     "--all", "include_dead", is_flag=True,
-    help="Forensics: also count dead objects V8 has already freed (inside free space and "
-         "in young-generation pages). Counts are then NOT what the process holds.")
+    help="Forensics: count every object on the heap pages, reachable or not, including "
+         "dead ones V8 has already freed (inside free space and in young-generation "
+         "pages). By default only what V8's roots reach is counted. Counts are then NOT "
+         "what the process holds.")
 
 
 kind_option = click.option(
@@ -341,16 +343,19 @@ def instances(core, name, node, force, shape, limit, kind, as_json, jobs, debug)
 @click.argument("target")
 @node_option
 @force_option
-@click.option("--hops", type=click.IntRange(min=1, max=32), default=8, show_default=True,
-              help="How far to walk up from the targets towards a root.")
+@click.option("--hops", type=click.IntRange(min=1, max=64), default=16, show_default=True,
+              help="At most this many links of each path are followed towards its root.")
 @kind_option
 @json_option
 @jobs_option
 @debug_option
 def retainers(core, target, node, force, hops, kind, as_json, jobs, debug):
     """Who holds TARGET in CORE: every object called TARGET (as in `instances`), or the
-    object at address TARGET (0x...), grouped by the path that holds it, up to a root (a
-    closure's or module's context, or the global object).
+    object at address TARGET (0x...), grouped by the path that holds it: a shortest path
+    from V8's roots, read up from the target to the first closure's or module's context or
+    the global object on it (or to the GC root itself: a handle scope, a global handle, a
+    thread's stack). A target no root reaches is garbage V8 has not yet collected, and is
+    reported as unreachable.
 
     \b
     Examples:

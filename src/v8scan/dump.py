@@ -1,11 +1,12 @@
 """One core dump opened for analysis: the session every analysis goes through.
 
 A Dump opens the core, finds and checks its node binary (v8/binary.py), builds the layout,
-and keeps the heap scan once made; it answers the heap-level questions analyses ask (the
-scan, the maps of objects, the readers). The analyses live beside their data: the census
-(histogram, instances, new objects) in census.py, values in v8/values.py, paths in
-retainers.py; `histogram`, `instances` and `value` here only hand over to them. This is
-the public entry point behind `v8scan.open_dump`.
+and keeps the heap scan once made (by default the census of what V8's roots reach, from
+the object graph of graph/); it answers the heap-level questions analyses ask (the scan,
+the object graph, the maps of objects, the readers). The analyses live beside their
+data: the census (histogram, instances, new objects) in census.py, values in
+v8/values.py, paths in retainers.py; `histogram`, `instances` and `value` here only hand
+over to them. This is the public entry point behind `v8scan.open_dump`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,17 @@ import numpy as np
 from . import census
 from .core import CoreFile
 from .errors import NoV8HeapError, Warnings
+from .graph import marking
 from .results import DumpInfo, Histogram, Instance
-from .scan.heapscan import HeapScan, collect_objects, find_holders, plan_scan, scan_heap
+from .scan.heapscan import (
+    HeapScan,
+    ScanPlan,
+    collect_objects,
+    count_all,
+    find_holders,
+    plan_scan,
+    scan_heap,
+)
 from .scan.pages import HeapPage, find_pages, missing_pages
 from .scan.sweep import Progress, Sweeper
 from .v8.binary import NodeBinary, node_of_core
@@ -53,6 +63,7 @@ class Dump:
             self.core.close()
             raise
         self._scans: dict[bool, HeapScan] = {}  # by `include_dead`
+        self._graph: Optional[marking.ObjectGraph] = None
 
     def _note_truncation(self) -> int:
         """One warning for a truncated core, with the V8 heap pages it lacks; their count."""
@@ -86,7 +97,8 @@ class Dump:
             plan = self._scans[False].plan
         else:
             with Sweeper() as sweeper:
-                plan = plan_scan(memory, self.layout, pages, self.warnings, sweeper)
+                plan = plan_scan(memory, self.layout, pages, self.warnings, sweeper,
+                                 whole_young=True)
         areas, young = plan.areas, plan.young_bytes
         return DumpInfo(
             self.core.path, self.core.file_size, self.core.process_name, self.core.process_args,
@@ -108,7 +120,10 @@ class Dump:
             try:
                 self._scans[include_dead] = scan_heap(
                     self.core.memory, self.layout, self.pages, self.warnings, progress,
-                    collect=self.namer.per_object_maps, include_dead=include_dead, jobs=jobs)
+                    collect=self.namer.per_object_maps, include_dead=include_dead, jobs=jobs,
+                    **({} if include_dead else {"census": self._reachable_census,
+                                                "census_weight": marking.WEIGHT,
+                                                "whole_young": True}))
             except NoV8HeapError as exc:
                 cut = self.core.truncation
                 if cut is None:
@@ -119,6 +134,31 @@ class Dump:
                     hint="take the core again with room for all of it (ulimit -c unlimited)"
                 ) from None
         return self._scans[include_dead]
+
+    def _reachable_census(self, plan: ScanPlan, per_object: np.ndarray,
+                          sweeper: Sweeper) -> HeapScan:
+        graph = marking.build_graph(self.core.memory, self.layout, self.pages, plan,
+                                    self.core.threads, self.warnings, sweeper)
+        if not graph.roots.have_isolate:
+            self.warnings.add("V8's roots (its Isolate) are not in the core: every object "
+                              "on the heap pages is counted, reachable or not")
+            return count_all(self.core.memory, plan, per_object, sweeper)
+        return marking.reachable_census(plan, graph, per_object)
+
+    def object_graph(self, jobs: Optional[int] = None) -> marking.ObjectGraph:
+        """Every object of the heap scan's areas, marked from the roots, each with the
+        object it was first reached from (breadth first): built once, for paths."""
+        if self._graph is None:
+            plan = self.scan(jobs=jobs).plan
+            with Sweeper(jobs) as sweeper:
+                self._graph = marking.build_graph(
+                    self.core.memory, self.layout, self.pages, plan, self.core.threads,
+                    self.warnings, sweeper, want_parents=True)
+            if not self._graph.roots.have_isolate:
+                self.warnings.add("V8's roots (its Isolate) are not in the core: paths start "
+                                  "only at handles and stacks, and an object they do not "
+                                  "reach is not necessarily garbage")
+        return self._graph
 
     def histogram(self, progress: Optional[Progress] = None, shapes: bool = False,
                   include_dead: bool = False, jobs: Optional[int] = None) -> Histogram:
@@ -138,8 +178,11 @@ class Dump:
     def objects_of(self, scan: HeapScan, wanted: np.ndarray,
                    jobs: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
         """(addresses, sizes) of every object the scan counted of the maps where `wanted`
-        is True, in address order: one more walk."""
-        return collect_objects(self.core.memory, scan, wanted, jobs)
+        is True, in address order: from the object graph where the scan counted reachable
+        objects, else by one more walk."""
+        if scan.graph is None:
+            return collect_objects(self.core.memory, scan, wanted, jobs)
+        return marking.reachable_objects(scan.plan, scan.graph, wanted)
 
     def holders_of(self, scan: HeapScan, targets: np.ndarray, jobs: Optional[int] = None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

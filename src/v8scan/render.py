@@ -182,9 +182,9 @@ def retainers_text(target: str, paths: list[RetainerPath]) -> str:
     total = sum(p.count for p in paths)
     lines = [f"{total:,} {printable(target)} held by:"]
     for p in paths:
-        chain = "\n      held by ".join(map(printable, p.steps)) if p.steps \
-            else "(nothing in the heap)"
-        end = "" if p.rooted else "\n      ... (no root within the hops searched)"
+        chain = "\n      held by ".join(map(printable, p.steps))
+        end = "" if p.rooted or p.unreachable else \
+            "\n      ... (no root within the hops searched)"
         samples = ", ".join(f"{a:#x}" for a in p.samples)
         lines.append(f"  {p.count:>9,}  {chain}{end}\n             e.g. {samples}")
     return "\n".join(lines)

@@ -130,12 +130,20 @@ class DumpInfo:
     missing_heap_pages: int  # V8 heap pages among them, as far as the core shows
 
 
+UNREACHABLE = "unreachable: garbage not yet collected"
+
+
 @dataclass(frozen=True)
 class RetainerPath:
     """How `count` of the targets are held: steps from the nearest holder to a root."""
 
     count: int
     steps: tuple[str, ...]
-    rooted: bool          # ends at a context or the global object (else: hops ran out,
-    #                       or nothing in the heap refers to the last holder)
+    rooted: bool          # ends at a context, the global object or a GC root (else: the
+    #                       hops ran out, or the targets are unreachable)
     samples: tuple[int, ...]  # a few target addresses that follow this path
+
+    @property
+    def unreachable(self) -> bool:
+        """Whether these targets are garbage: no root reaches them."""
+        return self.steps == (UNREACHABLE,)

@@ -1,12 +1,14 @@
-"""Who holds the targets: references to them, named by holder and slot, up to a GC root.
+"""Who holds the targets: the path from a GC root to each, named by holder and slot.
 
-Each hop is one sweep for every object of the current frontier at once (`find_holders`);
-where an object has several holders, the sweep for the next hop comes first, so that a
-holder nothing holds (a dead end such as an obsolete hash table) is passed over.
-Internal containers (an array's elements, a property backing store, a property cell)
-are looked through to the object that owns them, so a path reads the way JavaScript
-does: `Array[...]`, `Object.pending`, `cache in the context of flush (db.js)`. A path
-ends at a root: a closure's or module's context, or the global object.
+The object graph (graph/marking.py) is marked breadth first from V8's roots, each object
+keeping the object it was first reached from: following those links up from a target
+gives a shortest path from a root, never through garbage (an abandoned hash table) nor
+round a cycle (the target's own closures). Internal containers (an array's elements, a
+property backing store, a hash table) are looked through to the object that owns them,
+so a path reads the way JavaScript does: `Array[...]`, `Object.pending`, `cache in the
+context of flush (db.js)`. A path ends at the first JavaScript root on it, a closure's or
+module's context or the global object, or else at the GC root itself: `(Handle scope)`,
+`(Global handles)`, the stack of a thread.
 """
 
 from __future__ import annotations
@@ -16,69 +18,98 @@ from typing import TYPE_CHECKING, NamedTuple, Optional
 import numpy as np
 
 from .census import objects_named
-from .results import RetainerPath
+from .results import UNREACHABLE, RetainerPath
 
 if TYPE_CHECKING:
+    from .graph.marking import ObjectGraph
     from .scan.heapscan import HeapScan
 
-DEFAULT_HOPS = 8
+DEFAULT_HOPS = 16
+NOT_WALKED = "not an object of the heap walk: dead, in free space or on no heap page"
 
 
 def retainer_paths(dump, targets: np.ndarray, hops: int = DEFAULT_HOPS,
                    jobs: Optional[int] = None) -> list[RetainerPath]:
-    """Group `targets` (untagged addresses of live objects) by the path that holds them.
+    """Group `targets` (untagged object addresses) by the path that holds them.
 
-    Each target follows one holder at every hop, the lowest-addressed of those that are
-    held themselves (or are roots), so every target is counted in exactly one path.
-    Paths are sorted by count, then by their steps. Targets are tracked in arrays; only
-    distinct (path, slot) pairs are named.
+    Each target follows its links in the object graph towards the root it was reached
+    from, at most `hops` links. Paths are sorted by count, then by their steps. Targets
+    are tracked in arrays; only distinct (path, slot) pairs are named.
     """
+    graph: ObjectGraph = dump.object_graph(jobs)
     scan: HeapScan = dump.scan(jobs=jobs)
     namer = _SlotNamer(dump)
-    targets = np.unique(np.asarray(targets, dtype=np.uint64))
-    current = targets.copy()                        # the object each target's path is at
-    ended = np.zeros(len(targets), dtype=bool)      # no further hop for this target
+    targets = _distinct(np.asarray(targets, dtype=np.uint64))
+    at = np.minimum(np.searchsorted(graph.addresses, targets), max(len(graph.addresses) - 1, 0))
+    found = graph.addresses[at] == targets if len(graph.addresses) else np.zeros(0, bool)
+    current = at.astype(np.int64)                    # the object each target's path is at
+    reached = found & (graph.marks[at] == 1)
+    ended = ~reached                                 # no further link for this target
     rooted = np.zeros(len(targets), dtype=bool)
     paths = _PathTree(len(targets))
-
-    def holders_of(objects: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(holder, slot address, held object, holder type) of every reference to
-        `objects`, map words and byte bodies that only look like a pointer left out."""
-        holders, where, what = dump.holders_of(scan, objects, jobs)
-        _, types = dump.maps_of(scan, holders)
-        keep = (where != holders) & ~namer.is_raw_data(types)
-        return holders[keep], where[keep], what[keep], types[keep]
-
-    edges = None
+    paths.end(np.flatnonzero(~found), Step(NOT_WALKED))
+    paths.end(np.flatnonzero(found & ~reached), Step(UNREACHABLE))
+    slots = _Slots(dump, graph)
     for _ in range(hops):
         active = np.flatnonzero(~ended)
         if len(active) == 0:
             break
-        if edges is None:
-            edges = holders_of(np.unique(current[active]))
-        holders, where, what, types = edges
-        # Where an object has several holders, look one hop further first: a holder no one
-        # holds (an obsolete hash table, say) is a dead end, so prefer one that is held.
-        preferred = np.ones(len(holders), dtype=bool)
-        edges = None
-        if len(np.unique(what)) < len(what):
-            edges = holders_of(np.unique(holders))
-            preferred = np.isin(holders, edges[2]) | namer.is_root(types)
-        order = np.lexsort((where, holders, ~preferred, what))  # each object's chosen holder
-        held, first = np.unique(what[order], return_index=True)
-        first = order[first]
-        at = np.minimum(np.searchsorted(held, current[active]), max(len(held) - 1, 0))
-        found = (held[at] == current[active]) if len(held) else np.zeros(len(active), bool)
-        ended[active[~found]] = True
-        active, first = active[found], first[at[found]]
-        current[active] = holders[first]
-        named = ~namer.looked_through(types[first])  # a container's owner names the slot
-        active, first = active[named], first[named]
-        is_root = paths.extend(active, holders[first], where[first], namer)
+        parents = graph.parents[current[active]].astype(np.int64)
+        from_root = parents < -1
+        for group in _distinct(parents[from_root]).tolist():
+            picked = active[parents == group]
+            paths.end(picked, Step(graph.roots.groups[-2 - group]))
+            ended[picked] = rooted[picked] = True
+        active, parents = active[~from_root], parents[~from_root]
+        holders = graph.addresses[parents]
+        where = slots.of(parents, current[active])
+        current[active] = parents
+        distinct = _distinct(parents)  # many targets share a holder: read each once
+        types = dump.maps_of(scan, graph.addresses[distinct])[1][
+            np.searchsorted(distinct, parents)]
+        named = ~namer.looked_through(types)  # a container's owner names the slot
+        active, holders, where = active[named], holders[named], where[named]
+        is_root = paths.extend(active, holders, where, namer)
         ended[active] |= is_root
         rooted[active] |= is_root
     namer.name_contexts(scan, jobs)
     return paths.grouped(targets, rooted, namer)
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted (np.unique's hash table is slow on millions)."""
+    ordered = np.sort(values)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) \
+        else ordered
+
+
+class _Slots:
+    """The address of the word by which a holder refers to an object it holds (its first
+    such word)."""
+
+    def __init__(self, dump, graph: ObjectGraph) -> None:
+        self.memory, self.graph = dump.core.memory, graph
+
+    def of(self, holders: np.ndarray, held: np.ndarray) -> np.ndarray:
+        """Per (holder index, held index) pair: the slot's address (0 if not found). Each
+        holder's words are read once, for all it holds (an array of a million elements
+        holds a million targets)."""
+        out = np.zeros(len(holders), dtype=np.uint64)
+        graph = self.graph
+        order = np.argsort(holders, kind="stable")
+        bounds = np.flatnonzero(np.diff(holders[order])) + 1
+        for group in np.split(order, bounds) if len(order) else []:
+            h = int(holders[group[0]])
+            address = int(graph.addresses[h])
+            raw = self.memory.read(address, graph.extent(h))
+            if raw is None:
+                continue
+            values, first = np.unique(np.frombuffer(raw, dtype="<u8"), return_index=True)
+            wanted = graph.addresses[held[group]] + np.uint64(1)
+            at = np.minimum(np.searchsorted(values, wanted), len(values) - 1)
+            hit = values[at] == wanted
+            out[group[hit]] = np.uint64(address) + first[at[hit]].astype(np.uint64) * np.uint64(8)
+        return out
 
 
 class Step(NamedTuple):
@@ -97,6 +128,15 @@ class _PathTree:
         self.path = np.zeros(targets, dtype=np.int64)
         self.nodes: list[tuple[int, Step]] = [(-1, Step(""))]
         self._child: dict[tuple[int, Step], int] = {}
+
+    def end(self, active: np.ndarray, step: Step) -> None:
+        """Add one last step, named already, to the paths of `active` targets."""
+        for parent in _distinct(self.path[active]).tolist():
+            node = self._child.setdefault((parent, step), len(self.nodes))
+            if node == len(self.nodes):
+                self.nodes.append((parent, step))
+            picked = active[self.path[active] == parent]
+            self.path[picked] = node
 
     def extend(self, active: np.ndarray, holders: np.ndarray, slots: np.ndarray,
                namer: "_SlotNamer") -> np.ndarray:
@@ -172,20 +212,10 @@ class _SlotNamer:
     def _type(self, obj: int) -> int:
         return self.heap.instance_type(obj) or -1
 
-    def is_root(self, types: np.ndarray) -> np.ndarray:
-        """Per instance type: holders a path ends at."""
-        return self._per_type(types, self._is_root_type)
-
     def _is_root_type(self, t: int) -> bool:
         """Contexts, the global object and its property cells (global variables)."""
         L = self.layout
         return L.is_context(t) or t in (L.js_global_object_type, L.property_cell_type)
-
-    def is_raw_data(self, types: np.ndarray) -> np.ndarray:
-        """Per instance type: objects whose body is bytes, not references."""
-        L = self.layout
-        return self._per_type(types, lambda t: L.is_string(t) or t in (
-            L.heap_number_type, L.byte_array_type, L.fixed_double_array_type))
 
     def looked_through(self, types: np.ndarray) -> np.ndarray:
         """Per instance type: containers (elements, property stores, hash tables) whose

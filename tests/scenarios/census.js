@@ -55,7 +55,9 @@ globalThis.keep = keep;
 
 // Everything that runs later (stdin, console) is set up before the snapshot, and the
 // snapshot waits until Node has finished starting up (it loads more after the main
-// module), so that the core taken right after it holds the same objects.
+// module), so that the core taken right after it holds the same objects. The callback
+// then says "ready" without a stream and stays on the stack a while: the core is taken
+// meanwhile, with nothing run since the snapshot but a write(2).
 const rl = readline.createInterface({ input: process.stdin });
 rl.on('line', (line) => {
   if (line.trim() === 'grow') {
@@ -66,8 +68,11 @@ rl.on('line', (line) => {
     console.log('grown');
   }
 });
+const fs = require('fs');
+const quiet = new Int32Array(new SharedArrayBuffer(4));
 console.log('starting');
 setTimeout(() => {
   v8.writeHeapSnapshot(process.argv[2]);
-  console.log('ready');
+  fs.writeSync(1, 'ready\n');
+  Atomics.wait(quiet, 0, 0, 10000);
 }, 200);

@@ -20,6 +20,7 @@ cdef enum MapFlag:
     MAP_JS_RECEIVER = 1
     MAP_FILLER = 2
     MAP_COLLECT = 4
+    MAP_EPHEMERON = 8
 
 cdef enum Limit:
     MAX_FIELD_OFFSET = 4096

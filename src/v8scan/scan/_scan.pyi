@@ -1,3 +1,5 @@
+from typing import Optional
+
 import numpy as np
 
 from .scanrules import ScanParams
@@ -18,3 +20,15 @@ def containing_objects(data: np.ndarray, areas: np.ndarray, map_keys: np.ndarray
                        area_of: np.ndarray) -> np.ndarray: ...
 def find_words(data: np.ndarray, areas: np.ndarray,
                targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+def list_objects(data: np.ndarray, areas: np.ndarray, map_keys: np.ndarray,
+                 size_kind: np.ndarray, fixed_size: np.ndarray, map_flags: np.ndarray,
+                 params: ScanParams, start: int, stop: int, addresses: np.ndarray,
+                 info: np.ndarray, at: int) -> int: ...
+def mark_reachable(data: np.ndarray, areas: np.ndarray, addresses: np.ndarray,
+                   info: np.ndarray, trace_end: np.ndarray, map_flags: np.ndarray,
+                   ephemeron_start: int, unit_shift: int, roots: np.ndarray,
+                   root_groups: np.ndarray, want_parents: bool = ...
+                   ) -> tuple[np.ndarray, Optional[np.ndarray]]: ...
+def count_marked(addresses: np.ndarray, info: np.ndarray, marks: np.ndarray,
+                 size_known: np.ndarray, per_object: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...

@@ -8,8 +8,8 @@ GIL only to set up and to hand back its result, so `sweep.py` runs chunks of one
 several threads at once.
 """
 
-from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint64_t
-from libc.stdlib cimport free, realloc
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy
 
 import numpy as np
@@ -17,6 +17,14 @@ import numpy as np
 from . import scanrules
 
 cdef int64_t MAX_OBJECT_SIZE = 1 << 31
+cdef int64_t MAX_OBJECTS = (1 << 31) - 1
+cdef int MAX_EPHEMERON_ROUNDS = 1000
+cdef enum:
+    UNIT_CACHE = 64
+cdef uint64_t EXTENT_MASK = 0xFFFFFFFF  # an object's info word: map index << 32 | extent
+
+cdef extern from *:
+    int popcount64 "__builtin_popcountll"(unsigned long long) nogil
 
 # The constants of _scan.pxd are those of scanrules.py, every one of them.
 for _name, _value in (
@@ -27,6 +35,7 @@ for _name, _value in (
         ("SIZE_DESCRIPTORS", SIZE_DESCRIPTORS), ("SIZE_WEAK_ARRAY_LIST", SIZE_WEAK_ARRAY_LIST),
         ("SIZE_UNKNOWN", SIZE_UNKNOWN), ("MAP_JS_RECEIVER", MAP_JS_RECEIVER),
         ("MAP_FILLER", MAP_FILLER), ("MAP_COLLECT", MAP_COLLECT),
+        ("MAP_EPHEMERON", MAP_EPHEMERON), ("TRACE_ALL", MAX_OBJECT_SIZE),
         ("MAX_FIELD_OFFSET", MAX_FIELD_OFFSET), ("MAX_OBJECT_SIZE", MAX_OBJECT_SIZE)):
     if getattr(scanrules, _name) != _value:
         raise ImportError(f"_scan.pxd and scanrules.py disagree on {_name}")
@@ -532,3 +541,488 @@ def find_words(const uint8_t[::1] data, const uint64_t[:, ::1] areas,
     finally:
         where_array, what_array = found_array(&where), found_array(&what)
     return where_array, what_array
+
+
+def list_objects(const uint8_t[::1] data, const uint64_t[:, ::1] areas,
+                 const uint64_t[::1] map_keys, const uint8_t[::1] size_kind,
+                 const int64_t[::1] fixed_size, const uint8_t[::1] map_flags,
+                 params, Py_ssize_t start, Py_ssize_t stop, uint64_t[::1] addresses,
+                 uint64_t[::1] info, Py_ssize_t at):
+    """Write every object the walk of areas [start, stop) counts into `addresses` and
+    `info` from index `at`; see `_scan_py.list_objects`."""
+    if addresses.shape[0] != info.shape[0] or not 0 <= at <= addresses.shape[0]:
+        raise ValueError("the output arrays must have one length, and `at` lie in it")
+    if areas.shape[0] == 0 or start >= stop:
+        return 0
+    cdef _Table table = _Table(map_keys)
+    cdef Walk walk = make_walk(data, areas, &table.table, size_kind, fixed_size, map_flags,
+                               params)
+    if not 0 <= start < stop <= areas.shape[0]:
+        raise ValueError("the areas to walk are not among the areas")
+    cdef Py_ssize_t s, n = at, room = addresses.shape[0]
+    cdef Py_ssize_t open_at = -1  # the entry of an object of unknown size not yet ended
+    cdef int64_t pos, end, obj_size, m = 0, open_pos = 0
+    cdef uint64_t vaddr
+    cdef bint full = False
+    with nogil:
+        for s in range(start, stop):
+            vaddr = areas[s, 0]
+            pos = areas[s, 1]
+            end = pos + <int64_t>(areas[s, 2] // 8 * 8)
+            while pos + 8 <= end:
+                obj_size = object_at(&walk, pos, end, &m)
+                if obj_size == 0:
+                    pos += 8
+                    continue
+                if open_at >= 0:  # an object of unknown size ends where the next begins
+                    info[open_at] |= <uint64_t>min(pos - open_pos, MAX_OBJECT_SIZE - 8)
+                    open_at = -1
+                if map_flags[m] & MAP_FILLER:
+                    pos += obj_size
+                    continue
+                if n == room:
+                    full = True  # more objects than counted: the bytes changed under us
+                    break
+                if size_kind[m] == SIZE_UNKNOWN:
+                    open_at, open_pos, obj_size = n, pos, 0
+                addresses[n] = vaddr + <uint64_t>(pos - <int64_t>areas[s, 1])
+                info[n] = (<uint64_t>m << 32) | <uint64_t>obj_size
+                n += 1
+                pos += obj_size if obj_size else 8
+            if open_at >= 0:
+                info[open_at] |= <uint64_t>min(end - open_pos, MAX_OBJECT_SIZE - 8)
+                open_at = -1
+            if full:
+                break
+    if full:
+        raise ValueError("the output arrays are too small for the objects walked")
+    return n - at
+
+
+# --- the object graph: which object starts at an address, in a few steps --------------
+cdef struct Graph:
+    const uint8_t* base
+    const uint64_t* rows      # the areas, (vaddr, file offset, size), in address order
+    Py_ssize_t n_areas
+    const int64_t* bit_base   # per area: the bit of its first word
+    uint64_t* blocks          # per 64 words of the areas: a bit per word where an object
+    #                           starts, then the number of objects that start before them
+    MapTable* units           # page-aligned unit -> the first area in it (unit_area index)
+    const int64_t* unit_area
+    int unit_shift
+    uint64_t cached_unit[UNIT_CACHE]  # units looked up lately, and their first areas
+    int64_t cached_area[UNIT_CACHE]
+
+
+cdef inline int64_t first_area(Graph* g, uint64_t address) noexcept nogil:
+    """The first area in `address`'s unit, or -1. Units looked up lately are remembered
+    (a direct-mapped cache): an object's pointers go to a few pages, again and again."""
+    cdef uint64_t unit = address >> g.unit_shift
+    cdef int slot = <int>(unit & (UNIT_CACHE - 1))
+    cdef int64_t k
+    if g.cached_unit[slot] != unit:
+        k = table_find(g.units, unit << g.unit_shift)
+        g.cached_unit[slot], g.cached_area[slot] = unit, (g.unit_area[k] if k >= 0 else -1)
+    return g.cached_area[slot]
+
+
+cdef inline int64_t object_index(Graph* g, uint64_t address) noexcept nogil:
+    """Index of the object that starts at `address` (8-aligned), or -1."""
+    cdef int64_t a = first_area(g, address), bit
+    cdef uint64_t word
+    if a < 0:
+        return -1
+    while a < g.n_areas and g.rows[3 * a] <= address:
+        if address - g.rows[3 * a] < g.rows[3 * a + 2]:
+            bit = g.bit_base[a] + <int64_t>((address - g.rows[3 * a]) >> 3)
+            word = g.blocks[2 * (bit >> 6)]
+            if not (word >> (bit & 63)) & 1:
+                return -1
+            return <int64_t>g.blocks[2 * (bit >> 6) + 1] + \
+                popcount64(word & ((<uint64_t>1 << (bit & 63)) - 1))
+        a += 1
+    return -1
+
+
+cdef class _Graph:
+    """Owns the index behind a Graph: start bits with their ranks, and the unit table."""
+    cdef object unit_table, unit_area_array, bit_base_array
+    cdef Graph graph
+
+    def __cinit__(self):
+        self.graph.blocks = NULL
+
+    def __dealloc__(self):
+        free(self.graph.blocks)
+
+    def __init__(self, const uint8_t[::1] data, const uint64_t[:, ::1] areas,
+                 const uint64_t[::1] addresses, const uint64_t[::1] info, int unit_shift,
+                 Py_ssize_t n_maps):
+        cdef Py_ssize_t n_areas = areas.shape[0], n = addresses.shape[0], a, i, bad = -1
+        cdef uint64_t unit, last_unit = 0, address, extent, previous = 0
+        cdef int64_t words = 0, bit, n_blocks
+        cdef uint64_t held = 0
+        cdef uint64_t* blocks
+        if not 12 <= unit_shift <= 40:
+            raise ValueError("the unit of the object graph's index is implausible")
+        if n_areas == 0:
+            raise ValueError("no areas to index")
+        self.bit_base_array = np.zeros(n_areas, dtype=np.int64)
+        cdef int64_t[::1] bit_base = self.bit_base_array
+        keys, firsts = [], []
+        for a in range(n_areas):  # every unit an area touches; its first area
+            bit_base[a] = words
+            words += <int64_t>(areas[a, 2] // 8)
+            unit = areas[a, 0] >> unit_shift
+            while unit <= (areas[a, 0] + areas[a, 2] - 1) >> unit_shift:
+                if unit + 1 > last_unit:
+                    keys.append(unit << unit_shift)
+                    firsts.append(a)
+                    last_unit = unit + 1
+                unit += 1
+        self.unit_table = _Table(np.array(keys, dtype=np.uint64))
+        self.unit_area_array = np.array(firsts, dtype=np.int64)
+        cdef const int64_t[::1] unit_area = self.unit_area_array
+        # Per 64 words, the start bits and then the objects that start before them: one
+        # cache line holds both.
+        n_blocks = words // 64 + 1
+        blocks = self.graph.blocks = <uint64_t*>calloc(2 * n_blocks, 8)
+        if blocks == NULL:
+            raise MemoryError()
+        a = 0
+        with nogil:
+            for i in range(n):  # the objects must lie in the areas, in order, with a map
+                address, extent = addresses[i], info[i] & EXTENT_MASK
+                while a < n_areas and address - areas[a, 0] >= areas[a, 2]:
+                    a += 1
+                if a == n_areas or address < areas[a, 0] or (address - areas[a, 0]) & 7 or \
+                        extent > areas[a, 2] - (address - areas[a, 0]) or \
+                        (i and address <= previous) or <Py_ssize_t>(info[i] >> 32) >= n_maps:
+                    bad = i
+                    break
+                bit = bit_base[a] + <int64_t>((address - areas[a, 0]) >> 3)
+                blocks[2 * (bit >> 6)] |= <uint64_t>1 << (bit & 63)
+                previous = address
+            for bit in range(n_blocks):
+                blocks[2 * bit + 1] = held
+                held += popcount64(blocks[2 * bit])
+        if bad >= 0:
+            raise ValueError(f"object {bad} is not inside the areas, in address order, "
+                             "with a map")
+        self.graph.base = &data[0]
+        self.graph.rows = &areas[0, 0]
+        self.graph.n_areas = n_areas
+        self.graph.bit_base = &bit_base[0]
+        self.graph.units = &(<_Table>self.unit_table).table
+        self.graph.unit_area = &unit_area[0]
+        self.graph.unit_shift = unit_shift
+        for i in range(UNIT_CACHE):
+            self.graph.cached_unit[i], self.graph.cached_area[i] = <uint64_t>-1, -1
+
+
+cdef inline int64_t object_position(Graph* g, uint64_t address) noexcept nogil:
+    """File position of the object at `address`, which the index holds."""
+    cdef int64_t a = first_area(g, address)
+    while address - g.rows[3 * a] >= g.rows[3 * a + 2]:
+        a += 1
+    return <int64_t>(g.rows[3 * a + 1] + address - g.rows[3 * a])
+
+
+cdef extern from *:
+    # GCC's and Clang's atomic exchange: the old value, so one thread wins each mark.
+    uint8_t test_and_set "__sync_lock_test_and_set"(uint8_t* target, uint8_t value) nogil
+
+
+cdef struct Marking:
+    uint8_t* marks
+    int32_t* parents          # NULL unless wanted
+    int32_t* queue            # breadth first: every object enters it at most once
+    Py_ssize_t head, tail
+    Found tables              # the ephemeron tables reached, in order
+    int rounds                # of the ephemeron fixed point, over all root groups
+
+
+cdef inline void reach(Graph* g, Marking* k, uint64_t word, int32_t parent) noexcept nogil:
+    """Mark the object `word` points to (strongly: tag ...001 on an 8-aligned address)."""
+    cdef int64_t j
+    if word & 7 != 1:
+        return  # a Smi, a weak reference (...011), or not a pointer to an object start
+    j = object_index(g, word - 1)
+    if j >= 0 and not k.marks[j]:
+        k.marks[j] = 1
+        if k.parents != NULL:
+            k.parents[j] = parent
+        k.queue[k.tail] = <int32_t>j
+        k.tail += 1
+
+
+cdef class Marker:
+    """The marking of `mark_reachable`, step by step, so that large breadth-first levels
+    can be traced on several threads (`trace_slice`, marks set atomically) while the rest
+    runs here; see `_scan_py.Marker`."""
+    cdef _Graph index
+    cdef Marking k
+    cdef object marks_array, parents_array, keep
+    cdef const uint64_t* addresses
+    cdef const uint64_t* info
+    cdef const int64_t* trace_end
+    cdef const uint8_t* map_flags
+    cdef int64_t ephemeron_start
+    cdef Py_ssize_t n
+    cdef int32_t last_group
+
+    def __cinit__(self):
+        self.k.queue = NULL
+        self.k.tables = Found(NULL, 0, 0)
+
+    def __dealloc__(self):
+        free(self.k.queue)
+        free(self.k.tables.items)
+
+    def __init__(self, const uint8_t[::1] data, const uint64_t[:, ::1] areas,
+                 const uint64_t[::1] addresses, const uint64_t[::1] info,
+                 const int64_t[::1] trace_end, const uint8_t[::1] map_flags,
+                 int64_t ephemeron_start, int unit_shift, bint want_parents=False):
+        cdef Py_ssize_t n = addresses.shape[0], n_maps = trace_end.shape[0]
+        check_areas(data, areas, ordered=True)
+        if info.shape[0] != n or n > MAX_OBJECTS:
+            raise ValueError("one info word per object, and at most 2**31 - 1 objects")
+        if map_flags.shape[0] != n_maps or n_maps == 0:
+            raise ValueError("one flag byte per map is needed")
+        if not 0 <= ephemeron_start < MAX_FIELD_OFFSET:
+            raise ValueError("the ephemeron table's first entry is implausible")
+        self.n, self.last_group = n, 0
+        self.marks_array = np.zeros(n, dtype=np.uint8)
+        self.parents_array = np.full(n, -1, dtype=np.int32) if want_parents else None
+        self.keep = (data, areas, addresses, info, trace_end, map_flags)
+        self.k.marks, self.k.parents, self.k.head, self.k.tail, self.k.rounds = NULL, NULL, 0, 0, 0
+        if n == 0:
+            return
+        self.index = _Graph(data, areas, addresses, info, unit_shift, n_maps)
+        cdef uint8_t[::1] marks = self.marks_array
+        cdef int32_t[::1] parents
+        self.k.marks = &marks[0]
+        if want_parents:
+            parents = self.parents_array
+            self.k.parents = &parents[0]
+        self.k.queue = <int32_t*>malloc(n * sizeof(int32_t))
+        if self.k.queue == NULL:
+            raise MemoryError()
+        self.addresses, self.info = &addresses[0], &info[0]
+        self.trace_end, self.map_flags = &trace_end[0], &map_flags[0]
+        self.ephemeron_start = ephemeron_start
+
+    @property
+    def head(self) -> int:
+        return self.k.head
+
+    @property
+    def tail(self) -> int:
+        return self.k.tail
+
+    def add_roots(self, const uint64_t[::1] roots, int group):
+        """Mark what `roots` point at, as reached from root group `group` (the groups in
+        ascending order, each traced with `run` before the next is added)."""
+        cdef Py_ssize_t r
+        if not self.last_group <= group < MAX_OBJECTS - 2:
+            raise ValueError("root groups must be small non-negative numbers, in order")
+        self.last_group = group
+        if self.n == 0:
+            return
+        with nogil:
+            for r in range(roots.shape[0]):
+                reach(&self.index.graph, &self.k, roots[r], -2 - group)
+
+    def run(self, Py_ssize_t parallel_level=0):
+        """Trace queued objects here until none is left, through the ephemerons' rounds
+        (return 0), or until `parallel_level` or more wait (if it is not 0): return how
+        many, for `trace_slice` to share them out."""
+        if self.n == 0:
+            return 0
+        cdef Py_ssize_t waiting
+        with nogil:
+            waiting = self._run(parallel_level)
+        return waiting
+
+    cdef Py_ssize_t _run(self, Py_ssize_t parallel_level) except -1 nogil:
+        cdef Graph* g = &self.index.graph
+        cdef Marking* k = &self.k
+        cdef Py_ssize_t i
+        while True:
+            while k.head < k.tail:
+                if parallel_level and k.tail - k.head >= parallel_level:
+                    return k.tail - k.head
+                i = k.queue[k.head]
+                k.head += 1
+                self._trace(g, i, k, &k.tables, <int32_t>i)
+            if not self._ephemeron_round(g):
+                return 0
+
+    cdef inline int _trace(self, Graph* g, Py_ssize_t i, Marking* k, Found* tables,
+                           int32_t parent) except -1 nogil:
+        """Reach what object i's tagged words point at; note it in `tables` if it is an
+        ephemeron table."""
+        cdef int64_t m = <int64_t>(self.info[i] >> 32), pos, limit, off
+        pos = object_position(g, self.addresses[i])
+        limit = min(<int64_t>(self.info[i] & EXTENT_MASK), self.trace_end[m])
+        if self.map_flags[m] & MAP_EPHEMERON:
+            limit = min(limit, self.ephemeron_start)
+            found_add(tables, i)
+        off = 0
+        while off + 8 <= limit:
+            reach(g, k, load64(g.base + pos + off), parent)
+            off += 8
+        return 0
+
+    cdef bint _ephemeron_round(self, Graph* g) except -1 nogil:
+        """One round over the ephemeron tables reached: a value is held while its key is.
+        A round may reach keys of other tables; V8 iterates the same way, to a fixed
+        point. Past MAX_EPHEMERON_ROUNDS (a crafted core), every value counts as held.
+        Whether it queued anything."""
+        cdef Marking* k = &self.k
+        cdef Py_ssize_t t, i, before = k.tail
+        cdef int64_t pos, limit, off, key
+        cdef uint64_t word
+        cdef bint keys_hold
+        k.rounds += 1
+        keys_hold = k.rounds <= MAX_EPHEMERON_ROUNDS
+        for t in range(k.tables.n):
+            i = <Py_ssize_t>k.tables.items[t]
+            pos = object_position(g, self.addresses[i])
+            limit = <int64_t>(self.info[i] & EXTENT_MASK)
+            off = self.ephemeron_start
+            while off + 16 <= limit:
+                word = load64(g.base + pos + off)
+                key = object_index(g, word - 1) if word & 7 == 1 else -1
+                if key < 0 or k.marks[key] or not keys_hold:
+                    reach(g, k, load64(g.base + pos + off + 8), <int32_t>i)
+                off += 16
+        return k.tail > before
+
+    def trace_slice(self, Py_ssize_t lo, Py_ssize_t hi):
+        """Trace queue entries [lo, hi) (taken by `skip`), safe to run on several threads
+        at once (not with parents): each mark is set atomically, and each thread looks up
+        with its own copy of the index's cache. Returns (newly marked, ephemeron tables),
+        for `take`."""
+        if self.k.parents != NULL:
+            raise ValueError("parents are kept breadth first, on one thread")
+        if not 0 <= lo <= hi <= self.k.head:
+            raise ValueError("trace only entries taken from the queue")
+        cdef Graph g
+        cdef Found found = Found(NULL, 0, 0), tables = Found(NULL, 0, 0)
+        cdef Py_ssize_t q, i
+        cdef int64_t m, pos, limit, off, j
+        cdef uint64_t word
+        if self.n == 0:
+            return np.zeros(0, np.uint64), np.zeros(0, np.uint64)
+        g = self.index.graph
+        try:
+            with nogil:
+                for q in range(lo, hi):
+                    i = self.k.queue[q]
+                    m = <int64_t>(self.info[i] >> 32)
+                    pos = object_position(&g, self.addresses[i])
+                    limit = min(<int64_t>(self.info[i] & EXTENT_MASK), self.trace_end[m])
+                    if self.map_flags[m] & MAP_EPHEMERON:
+                        limit = min(limit, self.ephemeron_start)
+                        found_add(&tables, i)
+                    off = 0
+                    while off + 8 <= limit:
+                        word = load64(g.base + pos + off)
+                        off += 8
+                        if word & 7 != 1:
+                            continue
+                        j = object_index(&g, word - 1)
+                        if j >= 0 and not self.k.marks[j] and \
+                                not test_and_set(&self.k.marks[j], 1):
+                            found_add(&found, <uint64_t>j)
+        finally:
+            found_array_out, tables_out = found_array(&found), found_array(&tables)
+        return found_array_out, tables_out
+
+    def skip(self):
+        """Take every queued entry for `trace_slice`: [head, tail) before the call."""
+        self.k.head = self.k.tail
+
+    def take(self, const uint64_t[::1] found, const uint64_t[::1] tables):
+        """Queue what a `trace_slice` marked, and keep the tables it met."""
+        cdef Py_ssize_t i
+        if self.k.tail + found.shape[0] > self.n:
+            raise ValueError("more objects queued than there are")
+        for i in range(found.shape[0]):
+            if found[i] >= <uint64_t>self.n:
+                raise ValueError("not an object")
+            self.k.queue[self.k.tail] = <int32_t>found[i]
+            self.k.tail += 1
+        for i in range(tables.shape[0]):
+            if tables[i] >= <uint64_t>self.n:
+                raise ValueError("not an object")
+            found_add(&self.k.tables, tables[i])
+
+    def result(self):
+        """(marks, parents): see mark_reachable."""
+        return self.marks_array, self.parents_array
+
+
+def mark_reachable(const uint8_t[::1] data, const uint64_t[:, ::1] areas,
+                   const uint64_t[::1] addresses, const uint64_t[::1] info,
+                   const int64_t[::1] trace_end, const uint8_t[::1] map_flags,
+                   int64_t ephemeron_start, int unit_shift, const uint64_t[::1] roots,
+                   const int32_t[::1] root_groups, bint want_parents=False):
+    """Mark every object reachable from `roots`, breadth first, one root group after the
+    other, on this thread; see `_scan_py.mark_reachable`."""
+    cdef Py_ssize_t r, start = 0
+    if root_groups.shape[0] != roots.shape[0]:
+        raise ValueError("one group per root is needed")
+    for r in range(1, roots.shape[0]):
+        if root_groups[r] < root_groups[r - 1]:
+            raise ValueError("root groups must be in order")
+    marker = Marker(data, areas, addresses, info, trace_end, map_flags, ephemeron_start,
+                    unit_shift, want_parents)
+    roots_array = np.asarray(roots)
+    for r in range(1, roots.shape[0] + 1):
+        if r == roots.shape[0] or root_groups[r] != root_groups[r - 1]:
+            marker.add_roots(roots_array[start:r], root_groups[start])
+            marker.run()  # a group is traced to the end before the next
+            start = r
+    if roots.shape[0] == 0:
+        marker.run()
+    return marker.result()
+
+
+def count_marked(const uint64_t[::1] addresses, const uint64_t[::1] info,
+                 const uint8_t[::1] marks, const uint8_t[::1] size_known,
+                 const uint8_t[::1] per_object):
+    """Objects and bytes per map of the marked objects, and the marked objects of the
+    `per_object` maps with their sizes; see `_scan_py.count_marked`."""
+    cdef Py_ssize_t n = addresses.shape[0], n_maps = size_known.shape[0], i, bad = -1
+    if info.shape[0] != n or marks.shape[0] != n or per_object.shape[0] != n_maps:
+        raise ValueError("one info word and mark per object, one flag per map are needed")
+    counts_array = np.zeros(n_maps, dtype=np.int64)
+    sizes_array = np.zeros(n_maps, dtype=np.int64)
+    cdef int64_t[::1] counts = counts_array
+    cdef int64_t[::1] sizes = sizes_array
+    cdef Found collected = Found(NULL, 0, 0), collected_sizes = Found(NULL, 0, 0)
+    cdef Py_ssize_t m
+    cdef uint64_t extent
+    try:
+        with nogil:
+            for i in range(n):
+                if not marks[i]:
+                    continue
+                m = <Py_ssize_t>(info[i] >> 32)
+                if m >= n_maps:
+                    bad = i
+                    break
+                extent = info[i] & EXTENT_MASK if size_known[m] else 0
+                counts[m] += 1
+                sizes[m] += <int64_t>extent
+                if per_object[m]:
+                    found_add(&collected, addresses[i])
+                    found_add(&collected_sizes, extent)
+    finally:
+        addresses_out = found_array(&collected)
+        sizes_out = found_array(&collected_sizes).view(np.int64)
+    if bad >= 0:
+        raise ValueError(f"object {bad} has no map")
+    return counts_array, sizes_array, addresses_out, sizes_out

@@ -9,14 +9,17 @@ for line, so the two can be compared on real bytes.
 from __future__ import annotations
 
 import bisect
+from typing import Optional
 
 import numpy as np
 
 from .scanrules import (
     MAP_COLLECT,
+    MAP_EPHEMERON,
     MAP_FILLER,
     MAP_JS_RECEIVER,
     MAX_OBJECT_SIZE,
+    MAX_OBJECTS,
     SIZE_BYTE_ARRAY,
     SIZE_DESCRIPTORS,
     SIZE_DOUBLE_ARRAY,
@@ -147,6 +150,235 @@ def find_words(data: np.ndarray, areas: np.ndarray, targets: np.ndarray):
             where.append(vaddr + 8 * i)
             what.append(int(words[i]))
     return np.array(where, dtype=np.uint64), np.array(what, dtype=np.uint64)
+
+
+def list_objects(data: np.ndarray, areas: np.ndarray, map_keys: np.ndarray,
+                 size_kind: np.ndarray, fixed_size: np.ndarray, map_flags: np.ndarray,
+                 params: ScanParams, start: int, stop: int, addresses: np.ndarray,
+                 info: np.ndarray, at: int) -> int:
+    """Write every object the walk of areas [start, stop) counts (the objects of
+    `count_objects`), in address order, into `addresses` and `info` from index `at`;
+    return how many. An object's info is its map index << 32 | its extent: the size of an
+    object of known size; for one of unknown size, up to the next object or filler the
+    walk finds, or its area's end. Raises ValueError if the arrays have no room for them
+    all (the caller counts them first, with `count_objects`)."""
+    if len(addresses) != len(info) or not 0 <= at <= len(addresses):
+        raise ValueError("the output arrays must have one length, and `at` lie in it")
+    if len(areas) == 0 or start >= stop:
+        return 0
+    if not 0 <= start < stop <= len(areas):
+        raise ValueError("the areas to walk are not among the areas")
+    walk = _Walk(data, areas, map_keys, size_kind, fixed_size, map_flags, params)
+    n = at
+    for vaddr, offset, size in walk.seg_list[start:stop]:
+        open_at, open_pos = -1, 0
+        for pos, m, obj_size in walk.objects(offset, size):
+            if open_at >= 0:  # an object of unknown size ends where the next begins
+                info[open_at] |= np.uint64(min(pos - open_pos, MAX_OBJECT_SIZE - 8))
+                open_at = -1
+            if map_flags[m] & MAP_FILLER:
+                continue
+            if n == len(addresses):
+                raise ValueError("the output arrays are too small for the objects walked")
+            if int(size_kind[m]) == SIZE_UNKNOWN:
+                open_at, open_pos, obj_size = n, pos, 0
+            addresses[n] = vaddr + pos - offset
+            info[n] = m << 32 | obj_size
+            n += 1
+        if open_at >= 0:
+            info[open_at] |= np.uint64(min(offset + size // 8 * 8 - open_pos,
+                                           MAX_OBJECT_SIZE - 8))
+    return n - at
+
+
+MAX_EPHEMERON_ROUNDS = 1000
+
+
+def mark_reachable(data: np.ndarray, areas: np.ndarray, addresses: np.ndarray,
+                   info: np.ndarray, trace_end: np.ndarray, map_flags: np.ndarray,
+                   ephemeron_start: int, unit_shift: int, roots: np.ndarray,
+                   root_groups: np.ndarray, want_parents: bool = False):
+    """Mark every object reachable from `roots`, breadth first, one root group after the
+    other (`root_groups` ascending: a group is traced to the end before the next, so that
+    paths prefer the roots of earlier groups).
+
+    Objects are `list_objects`'s (addresses, info), concatenated over the `areas`. A root
+    or a word of a traced object is an edge when it is a strong tagged pointer (...001) to
+    an object's start; weak ones (...011) are not. An object's words up to
+    min(extent, trace_end[its map]) are traced (raw data beyond that is not); those of a
+    map with MAP_EPHEMERON up to `ephemeron_start`, where the (key, value) entries of a
+    WeakMap's table begin: a value is reached only once its key is (or if the key is no
+    object here). Returns (marks, parents): a uint8 mark per object, and if
+    `want_parents`, per object the index of the object it was first reached from, -2 - g
+    if from a root of group `root_groups[r]`, or -1 if unreached. (`unit_shift` sizes
+    the compiled scanner's index; it does not change the result.)
+    """
+    if len(root_groups) != len(roots) or np.any(np.diff(root_groups) < 0):
+        raise ValueError("one group per root is needed, in order")
+    marker = Marker(data, areas, addresses, info, trace_end, map_flags, ephemeron_start,
+                    unit_shift, want_parents)
+    groups = root_groups.tolist()
+    start = 0
+    for r in range(1, len(roots) + 1):
+        if r == len(roots) or groups[r] != groups[r - 1]:
+            marker.add_roots(roots[start:r], groups[start])
+            marker.run()  # a group is traced to the end before the next
+            start = r
+    if len(roots) == 0:
+        marker.run()
+    return marker.result()
+
+
+class Marker:
+    """The marking of `mark_reachable`, step by step: roots group by group (`add_roots`),
+    tracing here (`run`), or, for large breadth-first levels, in slices that may run at
+    once (`skip`, then `trace_slice` on each slice, then `take` of what each marked)."""
+
+    def __init__(self, data: np.ndarray, areas: np.ndarray, addresses: np.ndarray,
+                 info: np.ndarray, trace_end: np.ndarray, map_flags: np.ndarray,
+                 ephemeron_start: int, unit_shift: int, want_parents: bool = False) -> None:
+        n = len(addresses)
+        if len(info) != n or n > MAX_OBJECTS or len(map_flags) != len(trace_end) \
+                or len(trace_end) == 0:
+            raise ValueError("inconsistent object graph arrays")
+        rows = areas.tolist()
+        self._starts = [row[0] for row in rows]
+        self._rows = rows
+        for i, (address, word) in enumerate(zip(addresses.tolist(), info.tolist())):
+            k = bisect.bisect_right(self._starts, address) - 1
+            inside = k >= 0 and address + (word & 0xFFFFFFFF) <= rows[k][0] + rows[k][2] \
+                and address < rows[k][0] + rows[k][2] and (address - rows[k][0]) % 8 == 0
+            if not inside or (i and address <= addresses[i - 1]) or word >> 32 >= len(trace_end):
+                raise ValueError(f"object {i} is not inside the areas, in address order, "
+                                 "with a map")
+        self._index = {address: i for i, address in enumerate(addresses.tolist())}
+        self._data, self._addresses, self._infos = data, addresses, info.tolist()
+        self._trace_end, self._map_flags = trace_end, map_flags
+        self._ephemeron_start = ephemeron_start
+        self.marks = np.zeros(n, dtype=np.uint8)
+        self.parents = np.full(n, -1, dtype=np.int32) if want_parents else None
+        self._queue: list[int] = []
+        self.head = 0
+        self._tables: list[int] = []
+        self._rounds = 0
+        self._last_group = 0
+
+    @property
+    def tail(self) -> int:
+        return len(self._queue)
+
+    def _position(self, address: int) -> int:
+        vaddr, offset, _ = self._rows[bisect.bisect_right(self._starts, address) - 1]
+        return offset + address - vaddr
+
+    def _object(self, word: int) -> int:
+        return self._index.get(word - 1, -1) if word & 7 == 1 else -1
+
+    def _reach(self, word: int, parent: int) -> None:
+        j = self._object(word)
+        if j >= 0 and not self.marks[j]:
+            self.marks[j] = 1
+            if self.parents is not None:
+                self.parents[j] = parent
+            self._queue.append(j)
+
+    def add_roots(self, roots: np.ndarray, group: int) -> None:
+        """Mark what `roots` point at, as reached from root group `group` (ascending)."""
+        if not self._last_group <= group < MAX_OBJECTS - 2:
+            raise ValueError("root groups must be small non-negative numbers, in order")
+        self._last_group = group
+        for word in np.asarray(roots, dtype=np.uint64).tolist():
+            self._reach(word, -2 - group)
+
+    def _words(self, i: int) -> tuple[int, list[int]]:
+        """(object i's position, the words of it that are traced); notes tables."""
+        m, extent = self._infos[i] >> 32, self._infos[i] & 0xFFFFFFFF
+        pos = self._position(int(self._addresses[i]))
+        limit = min(extent, int(self._trace_end[m]))
+        if self._map_flags[m] & MAP_EPHEMERON:
+            limit = min(limit, self._ephemeron_start)
+            self._tables.append(i)
+        return pos, [_u64(self._data, pos + off) for off in range(0, limit - 7, 8)]
+
+    def run(self, parallel_level: int = 0) -> int:
+        """Trace queued objects until none is left, through the ephemerons' rounds
+        (return 0), or until `parallel_level` or more wait (if not 0): return how many."""
+        while True:
+            while self.head < self.tail:
+                if parallel_level and self.tail - self.head >= parallel_level:
+                    return self.tail - self.head
+                i = self._queue[self.head]
+                self.head += 1
+                for word in self._words(i)[1]:
+                    self._reach(word, i)
+            if not self._ephemeron_round():
+                return 0
+
+    def _ephemeron_round(self) -> bool:
+        """A value is held while its key is, to a fixed point as in V8; past
+        MAX_EPHEMERON_ROUNDS, every value counts as held. Whether it queued anything."""
+        before = self.tail
+        self._rounds += 1
+        keys_hold = self._rounds <= MAX_EPHEMERON_ROUNDS
+        for i in self._tables:
+            pos, extent = self._position(int(self._addresses[i])), self._infos[i] & 0xFFFFFFFF
+            for off in range(self._ephemeron_start, extent - 15, 16):
+                key = self._object(_u64(self._data, pos + off))
+                if key < 0 or self.marks[key] or not keys_hold:
+                    self._reach(_u64(self._data, pos + off + 8), i)
+        return self.tail > before
+
+    def skip(self) -> None:
+        """Take every queued entry for `trace_slice`."""
+        self.head = self.tail
+
+    def trace_slice(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Trace queue entries [lo, hi) taken by `skip`: (newly marked, tables met)."""
+        if self.parents is not None:
+            raise ValueError("parents are kept breadth first, on one thread")
+        if not 0 <= lo <= hi <= self.head:
+            raise ValueError("trace only entries taken from the queue")
+        found, tables_before = [], len(self._tables)
+        for q in range(lo, hi):
+            for word in self._words(self._queue[q])[1]:
+                j = self._object(word)
+                if j >= 0 and not self.marks[j]:
+                    self.marks[j] = 1
+                    found.append(j)
+        tables = self._tables[tables_before:]
+        del self._tables[tables_before:]
+        return np.array(found, dtype=np.uint64), np.array(tables, dtype=np.uint64)
+
+    def take(self, found: np.ndarray, tables: np.ndarray) -> None:
+        """Queue what a `trace_slice` marked, and keep the tables it met."""
+        if self.tail + len(found) > len(self.marks) or np.any(found >= len(self.marks)) \
+                or np.any(tables >= len(self.marks)):
+            raise ValueError("not objects of this graph")
+        self._queue.extend(found.tolist())
+        self._tables.extend(tables.tolist())
+
+    def result(self) -> tuple[np.ndarray, Optional[np.ndarray]]:
+        return self.marks, self.parents
+
+
+def count_marked(addresses: np.ndarray, info: np.ndarray, marks: np.ndarray,
+                 size_known: np.ndarray, per_object: np.ndarray):
+    """(counts, sizes) per map of the marked objects (`mark_reachable`'s marks over
+    `list_objects`'s table; sizes only of maps where `size_known`), then the addresses
+    and sizes of the marked objects of the `per_object` maps, in address order."""
+    if not len(info) == len(marks) == len(addresses) or len(per_object) != len(size_known):
+        raise ValueError("one info word and mark per object, one flag per map are needed")
+    live = marks.astype(bool)
+    maps = (info[live] >> np.uint64(32)).astype(np.int64)
+    if np.any(maps >= len(size_known)):
+        raise ValueError("an object has no map")
+    extents = np.where(size_known[maps] != 0, (info[live] & np.uint64(0xFFFFFFFF)), 0)
+    extents = extents.astype(np.int64)
+    counts = np.bincount(maps, minlength=len(size_known)).astype(np.int64)
+    sizes = np.zeros(len(size_known), dtype=np.int64)
+    np.add.at(sizes, maps, extents)
+    one_by_one = per_object[maps] != 0
+    return counts, sizes, addresses[live][one_by_one], extents[one_by_one]
 
 
 class _Walk:

@@ -10,7 +10,7 @@ anything: naming happens once per map afterwards.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -52,6 +52,7 @@ class HeapScan:
     per_object: np.ndarray      # per map: its objects are in `collected`, named one by one
     collected: np.ndarray       # objects named one by one: functions, prototypes, ...
     collected_sizes: np.ndarray  # their sizes (0 where not known)
+    graph: Any = None           # the object graph, where the census counts reachable objects
 
     @property
     def maps(self) -> np.ndarray:
@@ -84,21 +85,24 @@ class HeapScan:
 
 
 def plan_scan(memory: AddressSpace, layout: Layout, pages: list[HeapPage], warnings: Warnings,
-              sweeper: Sweeper, include_dead: bool = False) -> ScanPlan:
+              sweeper: Sweeper, include_dead: bool = False,
+              whole_young: bool = False) -> ScanPlan:
     """The areas to walk and the maps in them: two sweeps (meta maps, then maps), and one
     more over the words of the heap to leave stale allocation areas uncut
-    (`stale_allocation_areas`). Raises NoV8HeapError when there is no heap to walk."""
+    (`stale_allocation_areas`). `whole_young` walks young pages whole, for a census that
+    judges liveness itself (pages.heap_areas). Raises NoV8HeapError when there is no heap
+    to walk."""
     impl = scanner_module(warnings)
     allocation_areas = None if include_dead else find_allocation_areas(memory, layout, pages,
                                                                        sweeper)
-    areas, young_bytes = heap_areas(memory, layout, pages, allocation_areas)
+    areas, young_bytes = heap_areas(memory, layout, pages, allocation_areas, whole_young)
     if len(areas) == 0:
         raise NoV8HeapError("no V8 heap pages found in the core",
                             hint="is this a core of a node process?")
     data = memory.as_array()
     meta = np.concatenate(sweeper.run(impl.find_meta_maps, [
         ((data, areas[a:b], layout.map_type, layout.map_instance_type), n)
-        for a, b, n in _groups(areas)], WEIGHT_WORDS))
+        for a, b, n in area_tasks(areas)], WEIGHT_WORDS))
     if len(meta) == 0:
         meta = _meta_map_by_use(memory, layout, areas)
         if len(meta) == 0:
@@ -113,7 +117,7 @@ def plan_scan(memory: AddressSpace, layout: Layout, pages: list[HeapPage], warni
     def maps_in(where: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple]:
         """The maps `known` and those found in `where`: maps, types, walk rules."""
         candidates = np.concatenate([known] + sweeper.run(impl.find_maps, [
-            ((data, where[a:b], meta, map_size), n) for a, b, n in _groups(where)],
+            ((data, where[a:b], meta, map_size), n) for a, b, n in area_tasks(where)],
             WEIGHT_MAPS))
         maps, types, sizes = _valid_maps(memory, layout, np.union1d(candidates, meta))
         kinds, fixed, flags = size_rules(layout, types, sizes)
@@ -127,7 +131,7 @@ def plan_scan(memory: AddressSpace, layout: Layout, pages: list[HeapPage], warni
     if stale:
         stale_set = set(stale)
         kept = [a for a in allocation_areas or [] if a not in stale_set]
-        areas, young_bytes = heap_areas(memory, layout, pages, kept)
+        areas, young_bytes = heap_areas(memory, layout, pages, kept, whole_young)
         # The rests given back to the walk may hold maps too.
         maps, types, walk_rules = maps_in(_clip(areas, [(a.top, a.limit) for a in stale]), maps)
     return ScanPlan(areas, young_bytes, meta, maps, types, walk_rules)
@@ -180,10 +184,15 @@ def _clip(areas: np.ndarray, ranges: list[tuple[int, int]]) -> np.ndarray:
     return np.array(rows, dtype=np.uint64).reshape(-1, 3)
 
 
+Census = Callable[[ScanPlan, np.ndarray, Sweeper], HeapScan]
+
+
 def scan_heap(memory: AddressSpace, layout: Layout, pages: list[HeapPage], warnings: Warnings,
               progress: Optional[Progress] = None,
               collect: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None,
-              include_dead: bool = False, jobs: Optional[int] = None) -> HeapScan:
+              include_dead: bool = False, jobs: Optional[int] = None,
+              census: Optional[Census] = None, census_weight: int = WEIGHT_OBJECTS,
+              whole_young: bool = False) -> HeapScan:
     """Find every live V8 heap object on the heap `pages` and count objects and bytes per
     map.
 
@@ -191,15 +200,16 @@ def scan_heap(memory: AddressSpace, layout: Layout, pages: list[HeapPage], warni
     addresses are wanted (HeapScan.collected), for naming them one by one. `include_dead`
     also counts what V8 has let go: objects in young-generation pages and inside free
     space, for forensic use. `jobs` threads scan at once (default: every available core).
+    `census(plan, per_object, sweeper)` counts instead of the walk (`count_all`): the
+    object graph counts reachable objects; `census_weight` is its cost per byte, and
+    `whole_young` as in `plan_scan`.
     """
-    impl = scanner_module(warnings)
-    data = memory.as_array()
     page_bytes = sum(p.area_end - p.area_start for p in pages)
     writable = sum(s.filesz for s in memory.segments if s.flags & PF_W)
     estimate = (max(writable - page_bytes, 0) * WEIGHT_WORDS
-                + page_bytes * (2 * WEIGHT_WORDS + WEIGHT_MAPS + WEIGHT_OBJECTS))
+                + page_bytes * (2 * WEIGHT_WORDS + WEIGHT_MAPS + census_weight))
     with Sweeper(jobs, progress, estimate) as sweeper:
-        plan = plan_scan(memory, layout, pages, warnings, sweeper, include_dead)
+        plan = plan_scan(memory, layout, pages, warnings, sweeper, include_dead, whole_young)
         if include_dead:
             warnings.add("--all: counting every object found, including dead ones V8 has "
                          "freed (free space and young-generation pages are scanned too)")
@@ -207,28 +217,40 @@ def scan_heap(memory: AddressSpace, layout: Layout, pages: list[HeapPage], warni
             warnings.add(f"{plan.young_bytes:,} bytes of young-generation pages were not "
                          "scanned (their allocation area was not found): objects allocated "
                          "since the last garbage collection are not counted")
-        maps, types = plan.maps, plan.instance_types
-        kinds, fixed, flags, params = plan.walk_rules
-        per_object = np.zeros(len(maps), dtype=bool) if collect is None else collect(maps, types)
-        flags = flags | np.where(per_object, rules.MAP_COLLECT, 0).astype(np.uint8)
-        fixed_args = (data, plan.areas, maps + np.uint64(1), kinds, fixed, flags, params)
-        counts = np.zeros(len(maps), dtype=np.int64)
-        total_sizes = np.zeros(len(maps), dtype=np.int64)
-        collected: list[tuple[np.ndarray, np.ndarray]] = []
-
-        def add(result) -> None:
-            np.add(counts, result[0], out=counts)
-            np.add(total_sizes, result[1], out=total_sizes)
-            collected.append((result[2], result[3]))
-        sweeper.run(impl.count_objects, [(fixed_args + (a, b), n)
-                                         for a, b, n in _groups(plan.areas)],
-                    WEIGHT_OBJECTS, fold=add)
+        per_object = (np.zeros(len(plan.maps), dtype=bool) if collect is None
+                      else collect(plan.maps, plan.instance_types))
+        if census is None:
+            scan = count_all(memory, plan, per_object, sweeper)
+        else:
+            scan = census(plan, per_object, sweeper)
         sweeper.finish()
+    return scan
+
+
+def count_all(memory: AddressSpace, plan: ScanPlan, per_object: np.ndarray,
+              sweeper: Sweeper) -> HeapScan:
+    """The census of every object the walk of the plan finds, live or not."""
+    impl = scanner_module()
+    kinds, fixed, flags, params = plan.walk_rules
+    flags = flags | np.where(per_object, rules.MAP_COLLECT, 0).astype(np.uint8)
+    fixed_args = (memory.as_array(), plan.areas, plan.maps + np.uint64(1), kinds, fixed,
+                  flags, params)
+    counts = np.zeros(len(plan.maps), dtype=np.int64)
+    total_sizes = np.zeros(len(plan.maps), dtype=np.int64)
+    collected: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def add(result) -> None:
+        np.add(counts, result[0], out=counts)
+        np.add(total_sizes, result[1], out=total_sizes)
+        collected.append((result[2], result[3]))
+    sweeper.run(impl.count_objects, [(fixed_args + (a, b), n)
+                                     for a, b, n in area_tasks(plan.areas)],
+                WEIGHT_OBJECTS, fold=add)
     addresses, object_sizes = _in_address_order(collected)
     return HeapScan(plan, counts, total_sizes, per_object, addresses, object_sizes)
 
 
-def _groups(areas: np.ndarray) -> list[tuple[int, int, int]]:
+def area_tasks(areas: np.ndarray) -> list[tuple[int, int, int]]:
     """The sweeper's tasks over `areas`: (first row, end row, bytes)."""
     return [(start, stop, int(areas[start:stop, 2].sum())) for start, stop in area_groups(areas)]
 
@@ -267,7 +289,7 @@ def _references(memory: AddressSpace, areas: np.ndarray, maps: np.ndarray, walk_
     data = memory.as_array()
     keys = np.unique(np.asarray(targets, dtype=np.uint64)) + np.uint64(1)
     found: list[tuple[np.ndarray, np.ndarray]] = []
-    sweeper.run(impl.find_words, [((data, areas[a:b], keys), n) for a, b, n in _groups(areas)],
+    sweeper.run(impl.find_words, [((data, areas[a:b], keys), n) for a, b, n in area_tasks(areas)],
                 WEIGHT_WORDS, fold=found.append)
     where = np.concatenate([f[0] for f in found] or [np.zeros(0, np.uint64)])
     what = np.concatenate([f[1] for f in found] or [np.zeros(0, np.uint64)])

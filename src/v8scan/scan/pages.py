@@ -109,7 +109,7 @@ def find_allocation_areas(memory: AddressSpace, layout: Layout, pages: list[Heap
     page_size = layout.page_alignment
     impl = scanner_module()
     starts = np.array([p.area_start for p in pages], dtype=np.uint64)
-    pieces = split_areas(_outside_pages(memory, pages, page_size), overlap=16)
+    pieces = split_areas(outside_pages(memory, pages, page_size), overlap=16)
     args = (int(starts[0]), max(p.area_end for p in pages), page_size)
     tasks = [((memory.as_array(), pieces[i:i + 1]) + args, int(pieces[i, 2]))
              for i in range(len(pieces))]
@@ -147,7 +147,7 @@ def stale_whole_page_area(memory: AddressSpace, layout: Layout, page: HeapPage, 
     return meta_map is not None and meta_map & 3 == 1 and memory.u64(meta_map - 1) == meta_map
 
 
-def _outside_pages(memory: AddressSpace, pages: list[HeapPage], page_size: int) -> np.ndarray:
+def outside_pages(memory: AddressSpace, pages: list[HeapPage], page_size: int) -> np.ndarray:
     """Writable memory not inside a heap page, as (vaddr, file offset, size) rows."""
     spans = sorted((p.base, max(p.area_end, p.base + page_size)) for p in pages)
     rows = []
@@ -170,7 +170,8 @@ def _outside_pages(memory: AddressSpace, pages: list[HeapPage], page_size: int) 
 
 
 def heap_areas(memory: AddressSpace, layout: Layout, pages: list[HeapPage],
-               allocation_areas: Optional[Sequence[AllocationArea]]) -> tuple[np.ndarray, int]:
+               allocation_areas: Optional[Sequence[AllocationArea]],
+               whole_young: bool = False) -> tuple[np.ndarray, int]:
     """Object areas to scan, as (vaddr, file offset, size) rows in address order, and the
     bytes of young-generation pages left out because their allocation area was not found
     (live objects may be among them).
@@ -181,12 +182,17 @@ def heap_areas(memory: AddressSpace, layout: Layout, pages: list[HeapPage],
     [top, limit) of each of them, which still holds what died there before; and the young
     generation, except its large objects, the to-space pages up to the one holding its
     allocation area, and that one up to the allocation top (the rest, and the pages a
-    scavenge flipped away from, hold dead copies).
+    scavenge flipped away from, hold dead copies). With `whole_young`, for a census that
+    judges liveness itself (the object graph), young pages are walked whole: the young
+    allocation area V8 keeps is not always the one found (V8 14 leaves stale copies),
+    and cutting by a stale one would drop live objects.
     """
     include_dead = allocation_areas is None
     unallocated: dict[int, list[tuple[int, int]]] = {}
     young_live: dict[int, int] = {}  # young page base -> end of its live objects
     for area in allocation_areas or ():
+        if whole_young and area.page.is_young(layout):
+            continue
         unallocated.setdefault(area.page.base, []).append((area.top, area.limit))
         if area.page.is_young(layout) and area.page.flags & layout.to_page_flag:
             young_live[area.page.base] = max(young_live.get(area.page.base, 0), area.top)
@@ -197,7 +203,8 @@ def heap_areas(memory: AddressSpace, layout: Layout, pages: list[HeapPage],
     for page in pages:
         start, end = page.area_start, page.area_end
         # A young large object has a page of its own, freed when a scavenge finds it dead.
-        if page.is_young(layout) and not page.is_large(layout) and not include_dead:
+        if page.is_young(layout) and not page.is_large(layout) and not include_dead \
+                and not whole_young:
             if not young_live:
                 unknown_young += end - start
             end = min(end, young_live.get(page.base, start))

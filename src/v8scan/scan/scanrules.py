@@ -27,9 +27,12 @@ SIZE_UNKNOWN = 10       # counted, size not known: the walk steps one word
 MAP_JS_RECEIVER = 1     # properties and elements must point at real heap objects
 MAP_FILLER = 2          # free space and fillers: skipped, never counted
 MAP_COLLECT = 4         # record each object's address (functions: named one by one)
+MAP_EPHEMERON = 8       # a WeakMap's table: a value is reachable only if its key is
 
 MAX_OBJECT_SIZE = 1 << 31  # a length or size at or past this is not a plausible object
 MAX_FIELD_OFFSET = 4096    # no field the scanner reads is this far into an object
+TRACE_ALL = MAX_OBJECT_SIZE  # a map's traced bytes: all of its objects' words
+MAX_OBJECTS = (1 << 31) - 1  # the object graph numbers objects with int32
 
 
 class ScanParams(NamedTuple):

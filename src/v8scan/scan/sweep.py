@@ -99,7 +99,7 @@ class Sweeper:
                 fold(result)
             else:
                 results[i] = result
-            self._advance(tasks[i][1] * weight)
+            self.advance(tasks[i][1] * weight)
 
         if self._pool is None:
             for i, (args, _) in enumerate(tasks):
@@ -117,7 +117,8 @@ class Sweeper:
                     future.cancel()
         return [results[i] for i in range(len(results))]
 
-    def _advance(self, amount: int) -> None:
+    def advance(self, amount: int) -> None:
+        """Count `amount` more work done (for work done outside `run`)."""
         self.done += amount
         if self.progress is not None:
             self.progress(min(self.done, self.total), self.total)
