@@ -7,7 +7,8 @@ warms the page cache, and runs each measurement in a fresh child process, best o
   v8scan   open + scan + name, with --jobs 1 and with every core
   numpy    the same scan written in plain numpy (numpy_scan.py; its counts are checked
            against v8scan's), open + scan, no naming
-Peak memory is the child's anonymous resident memory (RssAnon, sampled every 5 ms): what
+Peak memory is the child's anonymous resident memory (RssAnon + RssShmem, sampled every
+5 ms): what
 the process holds beyond the core's mmapped file pages, also per object the walk lists
 (the object graph's size). Each core is deleted after use.
 
@@ -75,14 +76,17 @@ def measure(mode: str, core: str, jobs: int) -> dict:
 
 
 def _rss_anon_kib(pid: int) -> int:
+    """Resident memory that is not a file's pages: RssAnon, plus RssShmem (anonymous
+    shared mappings count there)."""
+    total = 0
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1])
+                if line.startswith(("RssAnon:", "RssShmem:")):
+                    total += int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return total
 
 
 def best(mode: str, core: str, jobs: int, repeat: int) -> dict:
@@ -132,8 +136,8 @@ def main() -> None:
     print(_header(cores))
     for row in rows:
         print(_row(*row, cores))
-    print(f"\nbest of {args.repeat}, warm cache, {cores} cores; peak = RssAnon beyond the "
-          "mmapped core; numpy reference: one run")
+    print(f"\nbest of {args.repeat}, warm cache, {cores} cores; peak = RssAnon + RssShmem "
+          "(beyond the mmapped core); numpy reference: one run")
 
 
 def _header(cores: int) -> str:

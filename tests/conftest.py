@@ -11,7 +11,9 @@ cannot run: they fail, except where a test says why it skips.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -95,7 +97,13 @@ def make_census_cores(workdir: Path, version: str, grow: bool) -> CensusCores:
     try:
         assert proc.stdout.readline().strip() == "starting"
         assert proc.stdout.readline().strip() == "ready"
-        before = take_core(GCORE, proc.pid, str(workdir / "before"))
+        # Frozen from "ready" (the snapshot's callback waits a little, on the stack) until
+        # the core is taken: it holds what the snapshot saw.
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            before = take_core(GCORE, proc.pid, str(workdir / "before"))
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
         if grow:
             proc.stdin.write("grow\n")
             proc.stdin.flush()

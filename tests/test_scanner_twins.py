@@ -134,7 +134,7 @@ def _file_offsets(rows: np.ndarray, addresses: np.ndarray) -> list[int]:
 
 def test_list_objects_twins_agree_and_list_what_count_objects_counts(prepared):
     data, areas, keys, kinds, fixed, flags, params, _, _ = prepared
-    for i in range(0, len(areas), max(1, len(areas) // 60)):
+    for i in range(0, len(areas), max(1, len(areas) // 20)):
         counts = _scan.count_objects(data, areas, keys, kinds, fixed, flags, params, i, i + 1)[0]
         n = int(counts.sum())
         got, want = (np.zeros((2, n + 3), np.uint64) for _ in range(2))

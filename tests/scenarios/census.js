@@ -56,8 +56,8 @@ globalThis.keep = keep;
 // Everything that runs later (stdin, console) is set up before the snapshot, and the
 // snapshot waits until Node has finished starting up (it loads more after the main
 // module), so that the core taken right after it holds the same objects. The callback
-// then says "ready" without a stream and stays on the stack a while: the core is taken
-// meanwhile, with nothing run since the snapshot but a write(2).
+// then says "ready" without a stream and stays on the stack a while: the test stops the
+// process meanwhile and takes the core, with nothing run since the snapshot but a write(2).
 const rl = readline.createInterface({ input: process.stdin });
 rl.on('line', (line) => {
   if (line.trim() === 'grow') {
@@ -74,5 +74,5 @@ console.log('starting');
 setTimeout(() => {
   v8.writeHeapSnapshot(process.argv[2]);
   fs.writeSync(1, 'ready\n');
-  Atomics.wait(quiet, 0, 0, 10000);
+  Atomics.wait(quiet, 0, 0, 2000);
 }, 200);

@@ -32,6 +32,7 @@ EXTENT_MASK = np.uint64(0xFFFFFFFF)
 # and capacity, then (key, value) entries (V8's ObjectHashTableShape has no prefix).
 HASH_TABLE_PREFIX_WORDS = 3
 PARALLEL_LEVEL = 1 << 16   # objects waiting, from which the marking shares them out
+SLICE = 1 << 18            # objects traced in one slice at most
 
 
 @dataclass
@@ -103,24 +104,32 @@ def list_objects(memory: AddressSpace, plan: ScanPlan, weak_collections: np.ndar
             params)
     tasks = area_tasks(plan.areas)
     collect = flags | np.where(weak_collections, rules.MAP_COLLECT, 0).astype(np.uint8)
-    counted = sweeper.run(impl.count_objects,
-                          [(args[:5] + (collect, params, a, b), n) for a, b, n in tasks],
-                          WEIGHT_OBJECTS)
-    starts = np.concatenate([[0], np.cumsum([int(c[0].sum()) for c in counted])])
+
+    def count(*task_args) -> tuple[int, np.ndarray]:
+        """A chunk's objects, and its weak collections (not its per-map arrays: with a
+        chunk per 8 MB, a large heap's would add up)."""
+        counts, _, collected, _ = impl.count_objects(*task_args)
+        return int(counts.sum()), collected
+    counted = sweeper.run(count, [(args[:5] + (collect, params, a, b), n)
+                                  for a, b, n in tasks], WEIGHT_OBJECTS)
+    starts = np.concatenate([[0], np.cumsum([c[0] for c in counted])])
     addresses, info = _anonymous(int(starts[-1])), _anonymous(int(starts[-1]))
     written = sweeper.run(impl.list_objects, [
         (args + (a, b, addresses, info, int(at)), n)
         for (a, b, n), at in zip(tasks, starts.tolist())], WEIGHT_OBJECTS)
-    if written != np.diff(starts).tolist():
+    if written != np.diff(starts).tolist():  # the walks are the same: this is a bug
         raise ValueError("the walk listed other objects than it counted")
-    return addresses, info, _concatenate([c[2] for c in counted])
+    return addresses, info, _concatenate([c[1] for c in counted])
 
 
 def _anonymous(n: int) -> np.ndarray:
     """n uint64 in fresh anonymous memory. (numpy asks the kernel for huge pages for large
     arrays, and where the kernel compacts memory to find them, faulting them in took twice
     the time of the walk that fills them.)"""
-    return np.frombuffer(mmap.mmap(-1, 8 * n), dtype=np.uint64) if n else np.zeros(0, np.uint64)
+    if n == 0:
+        return np.zeros(0, np.uint64)
+    private = mmap.mmap(-1, 8 * n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    return np.frombuffer(private, dtype=np.uint64)
 
 
 def _concatenate(arrays: list[np.ndarray]) -> np.ndarray:
@@ -158,10 +167,12 @@ def _trace(marker, sweeper: Sweeper, parallel: bool) -> None:
     while marker.run(PARALLEL_LEVEL if jobs > 1 else 0):
         lo, hi = marker.head, marker.tail
         marker.skip()
-        bounds = np.linspace(lo, hi, 4 * jobs + 1).astype(np.int64).tolist()
-        for found, tables in sweeper.run(marker.trace_slice,
-                                         [((a, b), 0) for a, b in zip(bounds, bounds[1:])]):
-            marker.take(found, tables)
+        # Slices of at most SLICE entries, each queued as soon as it is done: what the
+        # slices in flight found is all that waits in memory.
+        slices = max(4 * jobs, -(-(hi - lo) // SLICE))
+        bounds = np.linspace(lo, hi, slices + 1).astype(np.int64).tolist()
+        sweeper.run(marker.trace_slice, [((a, b), 0) for a, b in zip(bounds, bounds[1:])],
+                    fold=lambda result: marker.take(*result))
 
 
 def reachable_census(plan: ScanPlan, graph: ObjectGraph, per_object: np.ndarray) -> HeapScan:
