@@ -9,6 +9,7 @@ for line, so the two can be compared on real bytes.
 from __future__ import annotations
 
 import bisect
+import threading
 from typing import Optional
 
 import numpy as np
@@ -262,6 +263,7 @@ class Marker:
         self._tables: list[int] = []
         self._rounds = 0
         self._last_group = 0
+        self._marking = threading.Lock()
 
     @property
     def tail(self) -> int:
@@ -290,15 +292,16 @@ class Marker:
         for word in np.asarray(roots, dtype=np.uint64).tolist():
             self._reach(word, -2 - group)
 
-    def _words(self, i: int) -> tuple[int, list[int]]:
-        """(object i's position, the words of it that are traced); notes tables."""
+    def _words(self, i: int, tables: list[int]) -> list[int]:
+        """The words of object i that are traced; notes it in `tables` if it is an
+        ephemeron table."""
         m, extent = self._infos[i] >> 32, self._infos[i] & 0xFFFFFFFF
         pos = self._position(int(self._addresses[i]))
         limit = min(extent, int(self._trace_end[m]))
         if self._map_flags[m] & MAP_EPHEMERON:
             limit = min(limit, self._ephemeron_start)
-            self._tables.append(i)
-        return pos, [_u64(self._data, pos + off) for off in range(0, limit - 7, 8)]
+            tables.append(i)
+        return [_u64(self._data, pos + off) for off in range(0, limit - 7, 8)]
 
     def run(self, parallel_level: int = 0) -> int:
         """Trace queued objects until none is left, through the ephemerons' rounds
@@ -309,7 +312,7 @@ class Marker:
                     return self.tail - self.head
                 i = self._queue[self.head]
                 self.head += 1
-                for word in self._words(i)[1]:
+                for word in self._words(i, self._tables):
                     self._reach(word, i)
             if not self._ephemeron_round():
                 return 0
@@ -338,15 +341,17 @@ class Marker:
             raise ValueError("parents are kept breadth first, on one thread")
         if not 0 <= lo <= hi <= self.head:
             raise ValueError("trace only entries taken from the queue")
-        found, tables_before = [], len(self._tables)
+        found: list[int] = []
+        tables: list[int] = []  # this slice's own: slices may run on several threads
         for q in range(lo, hi):
-            for word in self._words(self._queue[q])[1]:
+            for word in self._words(self._queue[q], tables):
                 j = self._object(word)
                 if j >= 0 and not self.marks[j]:
-                    self.marks[j] = 1
+                    with self._marking:  # the compiled twin's atomic exchange
+                        if self.marks[j]:
+                            continue
+                        self.marks[j] = 1
                     found.append(j)
-        tables = self._tables[tables_before:]
-        del self._tables[tables_before:]
         return np.array(found, dtype=np.uint64), np.array(tables, dtype=np.uint64)
 
     def take(self, found: np.ndarray, tables: np.ndarray) -> None:
