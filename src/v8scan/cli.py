@@ -218,7 +218,9 @@ def histogram(core, node, force, sort, top, shapes, include_dead, as_json, quiet
 
     Objects are grouped as a V8 heap snapshot groups them: JS objects by constructor name,
     functions by function name, everything else by V8 type. Bytes are shallow sizes.
-    Only live objects are counted: free space and young-generation pages are skipped.
+    Only reachable objects are counted, as in V8's heap snapshot: what V8's roots (its
+    own tables, global handles, handle scopes, the threads' stacks) reach. Objects that
+    died since the last garbage collection are left out; --all counts them too.
 
     \b
     Examples:
@@ -249,6 +251,8 @@ def histogram(core, node, force, sort, top, shapes, include_dead, as_json, quiet
 def diff(before, after, node, force, sort, samples, top, shapes, include_dead, as_json, quiet,
          jobs, debug):
     """What grew on the V8 heap between two cores of one process, biggest growth first.
+    Both censuses count reachable objects, as `histogram` does, so garbage not yet
+    collected in either core is not mistaken for growth.
 
     \b
     Examples:

@@ -106,8 +106,8 @@ def isolate_block(memory: AddressSpace, pages: list[HeapPage],
     name."""
     heaps = Counter(page.heap for page in pages if page.heap)
     if not heaps:
-        warnings.add("no heap page names its Heap: V8's own roots were not found, so only "
-                     "handles and stacks hold objects, and fewer are counted as reachable")
+        warnings.add("no heap page names its Heap, so V8's Isolate (its own roots) was "
+                     "not found")
         return None
     heap = heaps.most_common(1)[0][0]
     block = malloc_block_around(memory, heap)
