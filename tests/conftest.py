@@ -153,8 +153,15 @@ class HoldersCore:
 
 
 def make_holders_core(workdir: Path, version: str) -> HoldersCore:
+    return make_scenario_core(workdir, version, "holders.js")
+
+
+def make_scenario_core(workdir: Path, version: str, script: str,
+                       *flags: str) -> HoldersCore:
+    """A core of tests/scenarios/`script`, which prints what it built as one JSON line,
+    then "ready", then waits to be killed."""
     workdir.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([node_binary(version), str(SCENARIOS / "holders.js")],
+    proc = subprocess.Popen([node_binary(version), *flags, str(SCENARIOS / script)],
                             stdout=subprocess.PIPE, text=True)
     try:
         built = json.loads(proc.stdout.readline())
@@ -183,17 +190,7 @@ def version_holders(request, tmp_path_factory) -> HoldersCore:
 
 def make_graph_core(workdir: Path, version: str) -> HoldersCore:
     """A core of tests/scenarios/graph.js, taken while its function `running` runs."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([node_binary(version), "--expose-gc",
-                             str(SCENARIOS / "graph.js")], stdout=subprocess.PIPE, text=True)
-    try:
-        built = json.loads(proc.stdout.readline())
-        assert proc.stdout.readline().strip() == "ready"
-        core = take_core(GCORE, proc.pid, str(workdir / "core"))
-    finally:
-        proc.kill()
-        proc.wait()
-    return HoldersCore(version, core, built, workdir)
+    return make_scenario_core(workdir, version, "graph.js", "--expose-gc")
 
 
 @pytest.fixture(scope="session", params=NODE_VERSIONS)
