@@ -416,6 +416,27 @@ cdef Walk make_walk(const uint8_t[::1] data, const uint64_t[:, ::1] areas, MapTa
     return Walk(&data[0], maps, lookup, lookup, &size_kind[0], &fixed_size[0], &map_flags[0], p)
 
 
+cdef inline int64_t next_entry(Walk* walk, int64_t* pos, int64_t end, int64_t* m,
+                               int64_t* size) noexcept nogil:
+    """The position of the next object or filler the walk accepts from *pos on, before
+    `end`: its map index in *m, its size in *size (0 if not known), *pos moved past it (by
+    one word into an object of unknown size, which the walk steps through); -1 at `end`.
+    `_scan_py._Walk.objects` is its twin."""
+    cdef int64_t at, obj_size
+    while pos[0] + 8 <= end:
+        at = pos[0]
+        obj_size = object_at(walk, at, end, m)
+        if obj_size == 0:
+            pos[0] += 8  # a stray word
+            continue
+        if walk.size_kind[m[0]] == SIZE_UNKNOWN:
+            obj_size = 0
+        pos[0] += obj_size if obj_size else 8
+        size[0] = obj_size
+        return at
+    return -1
+
+
 def count_objects(const uint8_t[::1] data, const uint64_t[:, ::1] areas,
                   const uint64_t[::1] map_keys, const uint8_t[::1] size_kind,
                   const int64_t[::1] fixed_size, const uint8_t[::1] map_flags,
@@ -434,7 +455,7 @@ def count_objects(const uint8_t[::1] data, const uint64_t[:, ::1] areas,
     if stop < 0:
         stop = areas.shape[0]
     cdef Py_ssize_t s
-    cdef int64_t pos, end, obj_size, m = 0
+    cdef int64_t pos, end, at, obj_size = 0, m = 0
     cdef uint64_t vaddr
     cdef Found collected = Found(NULL, 0, 0), collected_sizes = Found(NULL, 0, 0)
     try:
@@ -443,22 +464,17 @@ def count_objects(const uint8_t[::1] data, const uint64_t[:, ::1] areas,
                 vaddr = areas[s, 0]
                 pos = areas[s, 1]
                 end = pos + <int64_t>(areas[s, 2] // 8 * 8)
-                while pos + 8 <= end:
-                    obj_size = object_at(&walk, pos, end, &m)
-                    if obj_size == 0:
-                        pos += 8
-                        continue
+                while True:
+                    at = next_entry(&walk, &pos, end, &m, &obj_size)
+                    if at < 0:
+                        break
                     if map_flags[m] & MAP_FILLER:
-                        pos += obj_size
                         continue
                     counts[m] += 1
-                    if size_kind[m] == SIZE_UNKNOWN:
-                        obj_size = 0
                     if map_flags[m] & MAP_COLLECT:
-                        found_add(&collected, vaddr + <uint64_t>(pos - <int64_t>areas[s, 1]))
+                        found_add(&collected, vaddr + <uint64_t>(at - <int64_t>areas[s, 1]))
                         found_add(&collected_sizes, <uint64_t>obj_size)
                     sizes[m] += obj_size
-                    pos += obj_size if obj_size else 8
     finally:
         collected_array = found_array(&collected)
         collected_sizes_array = found_array(&collected_sizes).view(np.int64)
@@ -561,7 +577,7 @@ def list_objects(const uint8_t[::1] data, const uint64_t[:, ::1] areas,
         raise ValueError("the areas to walk are not among the areas")
     cdef Py_ssize_t s, n = at, room = addresses.shape[0]
     cdef Py_ssize_t open_at = -1  # the entry of an object of unknown size not yet ended
-    cdef int64_t pos, end, obj_size, m = 0, open_pos = 0
+    cdef int64_t pos, end, here, obj_size = 0, m = 0, open_pos = 0
     cdef uint64_t vaddr
     cdef bint full = False
     with nogil:
@@ -569,26 +585,23 @@ def list_objects(const uint8_t[::1] data, const uint64_t[:, ::1] areas,
             vaddr = areas[s, 0]
             pos = areas[s, 1]
             end = pos + <int64_t>(areas[s, 2] // 8 * 8)
-            while pos + 8 <= end:
-                obj_size = object_at(&walk, pos, end, &m)
-                if obj_size == 0:
-                    pos += 8
-                    continue
+            while True:
+                here = next_entry(&walk, &pos, end, &m, &obj_size)
+                if here < 0:
+                    break
                 if open_at >= 0:  # an object of unknown size ends where the next begins
-                    info[open_at] |= <uint64_t>min(pos - open_pos, MAX_OBJECT_SIZE - 8)
+                    info[open_at] |= <uint64_t>min(here - open_pos, MAX_OBJECT_SIZE - 8)
                     open_at = -1
                 if map_flags[m] & MAP_FILLER:
-                    pos += obj_size
                     continue
                 if n == room:
                     full = True  # more objects than counted: the bytes changed under us
                     break
                 if size_kind[m] == SIZE_UNKNOWN:
-                    open_at, open_pos, obj_size = n, pos, 0
-                addresses[n] = vaddr + <uint64_t>(pos - <int64_t>areas[s, 1])
+                    open_at, open_pos = n, here
+                addresses[n] = vaddr + <uint64_t>(here - <int64_t>areas[s, 1])
                 info[n] = (<uint64_t>m << 32) | <uint64_t>obj_size
                 n += 1
-                pos += obj_size if obj_size else 8
             if open_at >= 0:
                 info[open_at] |= <uint64_t>min(end - open_pos, MAX_OBJECT_SIZE - 8)
                 open_at = -1
