@@ -147,13 +147,19 @@ class Dump:
 
     def object_graph(self, jobs: Optional[int] = None) -> marking.ObjectGraph:
         """Every object of the heap scan's areas, marked from the roots, each with the
-        object it was first reached from (breadth first): built once, for paths."""
+        object it was first reached from (breadth first): built once, for paths. The
+        census's object table and roots are marked again, with parents."""
         if self._graph is None:
-            plan = self.scan(jobs=jobs).plan
+            scan = self.scan(jobs=jobs)
             with Sweeper(jobs) as sweeper:
-                self._graph = marking.build_graph(
-                    self.core.memory, self.layout, self.pages, plan, self.core.threads,
-                    self.warnings, sweeper, want_parents=True)
+                if scan.graph is not None:
+                    self._graph = marking.mark_graph(self.core.memory, self.layout,
+                                                     scan.plan, scan.graph, sweeper,
+                                                     want_parents=True)
+                else:  # the census counted everything: it has no graph
+                    self._graph = marking.build_graph(
+                        self.core.memory, self.layout, self.pages, scan.plan,
+                        self.core.threads, self.warnings, sweeper, want_parents=True)
             if not self._graph.roots.have_isolate:
                 self.warnings.add("V8's roots (its Isolate) are not in the core: paths start "
                                   "only at handles and stacks, and an object they do not "

@@ -44,6 +44,7 @@ class ObjectGraph:
     marks: np.ndarray       # uint8: 1 where reachable
     parents: Optional[np.ndarray]  # int32, if asked for: see _scan_py.mark_reachable
     roots: Roots
+    map_flags: np.ndarray   # uint8 per map: MAP_EPHEMERON for WeakMap tables
 
     def extent(self, i: int) -> int:
         """Object i's size, or for one of unknown size, the bytes up to the next object."""
@@ -148,15 +149,25 @@ def build_graph(memory: AddressSpace, layout: Layout, pages: list[HeapPage], pla
     roots = find_roots(memory, pages, threads, layout.page_alignment, warnings)
     flags = np.where(ephemeron_maps(memory, layout, plan, collections),
                      rules.MAP_EPHEMERON, 0).astype(np.uint8)
+    unmarked = ObjectGraph(addresses, info, np.zeros(0, np.uint8), None, roots, flags)
+    return mark_graph(memory, layout, plan, unmarked, sweeper, want_parents)
+
+
+def mark_graph(memory: AddressSpace, layout: Layout, plan: ScanPlan, graph: ObjectGraph,
+               sweeper: Sweeper, want_parents: bool) -> ObjectGraph:
+    """`graph`'s objects marked from its roots (again): the same objects, roots and flags,
+    new marks, and the parents if wanted. The object table is shared, not copied."""
     marker = scanner_module().Marker(
-        memory.as_array(), plan.areas, addresses, info, trace_rules(layout, plan), flags,
-        ephemeron_start(layout), layout.page_alignment.bit_length() - 1, want_parents)
+        memory.as_array(), plan.areas, graph.addresses, graph.info, trace_rules(layout, plan),
+        graph.map_flags, ephemeron_start(layout), layout.page_alignment.bit_length() - 1,
+        want_parents)
+    roots = graph.roots
     for group in range(len(roots.groups)):
         marker.add_roots(roots.words[roots.group_of == group], group)
         _trace(marker, sweeper, parallel=not want_parents)
     marks, parents = marker.result()
     sweeper.advance(int(plan.areas[:, 2].sum()) * WEIGHT_MARK)
-    return ObjectGraph(addresses, info, marks, parents, roots)
+    return ObjectGraph(graph.addresses, graph.info, marks, parents, roots, graph.map_flags)
 
 
 def _trace(marker, sweeper: Sweeper, parallel: bool) -> None:
