@@ -9,8 +9,10 @@ several threads at once.
 """
 
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport memcpy
+from posix.mman cimport (MAP_ANONYMOUS, MAP_FAILED, MAP_NORESERVE, MAP_PRIVATE, PROT_READ,
+                         PROT_WRITE, mmap, munmap)
 
 import numpy as np
 
@@ -741,6 +743,14 @@ cdef inline int64_t object_position(Graph* g, uint64_t address) noexcept nogil:
     return <int64_t>(g.rows[3 * a + 1] + address - g.rows[3 * a])
 
 
+cdef extern from "<sys/mman.h>" nogil:
+    enum: MADV_DONTNEED
+    int madvise(void* addr, size_t length, int advice)
+
+cdef enum:
+    QUEUE_RELEASE = 1 << 21  # bytes of traced queue entries given back to the system at once
+
+
 cdef extern from *:
     # GCC's and Clang's atomic exchange: the old value, so one thread wins each mark.
     uint8_t test_and_set "__sync_lock_test_and_set"(uint8_t* target, uint8_t value) nogil
@@ -751,6 +761,8 @@ cdef struct Marking:
     int32_t* parents          # NULL unless wanted
     int32_t* queue            # breadth first: every object enters it at most once
     Py_ssize_t head, tail
+    size_t queue_bytes        # of the mapping behind the queue
+    size_t released           # bytes at its start given back (their entries are traced)
     Found tables              # the ephemeron tables reached, in order
     int rounds                # of the ephemeron fixed point, over all root groups
 
@@ -786,10 +798,12 @@ cdef class Marker:
 
     def __cinit__(self):
         self.k.queue = NULL
+        self.k.queue_bytes = self.k.released = 0
         self.k.tables = Found(NULL, 0, 0)
 
     def __dealloc__(self):
-        free(self.k.queue)
+        if self.k.queue != NULL:
+            munmap(self.k.queue, self.k.queue_bytes)
         free(self.k.tables.items)
 
     def __init__(self, const uint8_t[::1] data, const uint64_t[:, ::1] areas,
@@ -818,9 +832,15 @@ cdef class Marker:
         if want_parents:
             parents = self.parents_array
             self.k.parents = &parents[0]
-        self.k.queue = <int32_t*>malloc(n * sizeof(int32_t))
-        if self.k.queue == NULL:
+        # The queue is mapped, not allocated, so that the pages of entries already traced
+        # can be given back: only the breadth-first frontier stays resident.
+        cdef void* queue
+        self.k.queue_bytes = <size_t>n * sizeof(int32_t)
+        queue = mmap(NULL, self.k.queue_bytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        if queue == MAP_FAILED:
             raise MemoryError()
+        self.k.queue = <int32_t*>queue
         self.addresses, self.info = &addresses[0], &info[0]
         self.trace_end, self.map_flags = &trace_end[0], &map_flags[0]
         self.ephemeron_start = ephemeron_start
@@ -857,17 +877,29 @@ cdef class Marker:
             waiting = self._run(parallel_level)
         return waiting
 
+    cdef void _release_traced(self) noexcept nogil:
+        """Give back the queue's pages whose entries are all traced: those before head,
+        when no slice is in flight (as in `run`)."""
+        cdef size_t done = (<size_t>self.k.head * sizeof(int32_t)) & ~(<size_t>QUEUE_RELEASE - 1)
+        if done > self.k.released:
+            madvise(<char*>self.k.queue + self.k.released, done - self.k.released,
+                    MADV_DONTNEED)
+            self.k.released = done
+
     cdef Py_ssize_t _run(self, Py_ssize_t parallel_level) except -1 nogil:
         cdef Graph* g = &self.index.graph
         cdef Marking* k = &self.k
         cdef Py_ssize_t i
         while True:
+            self._release_traced()  # the slices of the last level are done
             while k.head < k.tail:
                 if parallel_level and k.tail - k.head >= parallel_level:
                     return k.tail - k.head
                 i = k.queue[k.head]
                 k.head += 1
                 self._trace(g, i, k, &k.tables, <int32_t>i)
+                if k.head & 0xFFFFF == 0:
+                    self._release_traced()
             if not self._ephemeron_round(g):
                 return 0
 
