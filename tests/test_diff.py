@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import v8scan
 
@@ -71,3 +72,21 @@ def test_a_diff_of_two_node_builds_warns(census_cores, version_cores):
     assert out.returncode == 0, out.stderr
     warned = "different node builds" in out.stderr
     assert warned == (version_cores.version != DEFAULT_VERSION), out.stderr
+
+
+def test_a_diff_of_two_processes_or_backwards_warns(census_cores, holders):
+    """Two processes of one build, or the later core given first: the diff says so; two
+    moments of one process in order get no such warning."""
+    pair = [census_cores.before, census_cores.after]
+    times = [os.stat(path).st_mtime for path in pair]
+    try:
+        os.utime(pair[0], (times[0], times[0] - 60))  # the first core 60 s older
+        out = run_cli("diff", *pair, "--top", "1")
+        assert out.returncode == 0 and "different processes" not in out.stderr, out.stderr
+        assert "backwards" not in out.stderr, out.stderr
+        out = run_cli("diff", *reversed(pair), "--top", "1")
+        assert out.returncode == 0 and "diff reads backwards" in out.stderr, out.stderr
+    finally:
+        os.utime(pair[0], (times[0], times[0]))
+    out = run_cli("diff", census_cores.before, holders.path, "--top", "1")
+    assert out.returncode == 0 and "different processes" in out.stderr, out.stderr

@@ -92,7 +92,7 @@ def _collected_keys(dump: Dump, scan: HeapScan, shapes: bool) -> list[RowKey]:
     shared, _ = dump.words_at(
         scan.collected[is_function] + np.uint64(L.js_function_shared))
     unique, inverse = np.unique(shared, return_inverse=True)
-    named = [("closure", namer.function_name(sfi - 1 if sfi & 3 == 1 else None), (), False)
+    named = [("closure", namer.closure_name(sfi - 1 if sfi & 3 == 1 else None), (), False)
              for sfi in unique.tolist()]
     for i, j in zip(np.flatnonzero(is_function).tolist(), inverse.tolist()):
         keys[i] = named[j]

@@ -106,15 +106,14 @@ def _opened(core: str, node: Optional[str], force: bool) -> Iterator:
 @contextmanager
 def _opened_pair(before: str, after: str, node: Optional[str], force: bool) -> Iterator:
     """Two dumps of one process, opened as `_opened` opens one; when the command is done,
-    the warnings of both are printed, each once, and a warning if they ran different
-    builds."""
-    from .dump import build_mismatch, open_dump
+    the warnings of both are printed, each once, and `pair_warnings`."""
+    from .dump import open_dump, pair_warnings
     from .errors import Warnings
     with open_dump(before, node=node, force=force) as old, \
             open_dump(after, node=node, force=force) as new:
         yield old, new
         merged = Warnings()
-        for warning in [*old.warnings, *new.warnings, *build_mismatch(old, new)]:
+        for warning in [*old.warnings, *new.warnings, *pair_warnings(old, new)]:
             merged.add(warning)
         _warn(merged)
 
@@ -133,8 +132,11 @@ node_option = click.option("--node", "node", metavar="PATH",
 force_option = click.option("--force", is_flag=True,
                             help="Go on even if the node binary's build-id does not match.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-top_option = click.option("--top", type=click.IntRange(min=1), metavar="N",
-                          help="Show only the first N rows.")
+DEFAULT_TOP = 50  # table rows shown unless --top says otherwise
+top_option = click.option(
+    "--top", type=click.IntRange(min=0), metavar="N",
+    help=f"Show the first N rows; 0 shows all. Default: {DEFAULT_TOP} in a table (a last "
+         "line says how many more there are), all under --json.")
 debug_option = click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
 quiet_option = click.option("--quiet", "-q", is_flag=True,
                             help="No progress bar (there is none under --json or when stderr "
@@ -229,6 +231,8 @@ def histogram(core, node, force, sort, top, shapes, include_dead, as_json, quiet
     """
     from .render import histogram_json, histogram_text
 
+    top = _rows_shown(top, as_json)
+
     def action():
         with _opened(core, node, force) as dump:
             h = _histogram(dump, quiet or as_json, shapes, include_dead, jobs)
@@ -263,6 +267,7 @@ def diff(before, after, node, force, sort, samples, top, shapes, include_dead, a
     from .census import diff as diff_histograms
     from .census import growth_samples
     from .render import diff_json, diff_text
+    top = _rows_shown(top, as_json)
 
     def action():
         with _opened_pair(before, after, node, force) as (old, new):
@@ -274,6 +279,13 @@ def diff(before, after, node, force, sort, samples, top, shapes, include_dead, a
                                            include_dead, jobs)
         click.echo(diff_json(d, sort, top, shapes) if as_json else diff_text(d, sort, top))
     _run(action, debug)
+
+
+def _rows_shown(top: Optional[int], as_json: bool) -> Optional[int]:
+    """How many rows to show (None: all), from --top as given."""
+    if top is None:
+        return None if as_json else DEFAULT_TOP
+    return top or None
 
 
 ADDRESS = re.compile(r"^[+-]?0x[0-9a-f]+$", re.IGNORECASE)
@@ -393,7 +405,8 @@ def retainers(core, target, node, force, hops, kind, as_json, jobs, debug):
 @click.option("--depth", type=click.IntRange(min=0, max=20), default=2, show_default=True,
               help="How many levels of nested objects to print; deeper ones show their "
                    "address.")
-@json_option
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the value tree as JSON instead of as util.inspect would.")
 @debug_option
 def inspect(core, address, node, force, depth, as_json, debug):
     """Print the object at ADDRESS (0x..., as `instances` and `retainers` print them) in

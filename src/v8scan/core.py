@@ -32,6 +32,7 @@ ELF64_PHDR = np.dtype([("type", "<u4"), ("flags", "<u4"), ("offset", "<u8"), ("v
 _U8, _U16, _U32, _I32, _U64 = (struct.Struct(f) for f in ("<B", "<H", "<I", "<i", "<Q"))
 # NT_PRSTATUS (struct elf_prstatus on x86-64): pr_pid, and pr_reg (struct user_regs_struct).
 PRSTATUS_PID = 32
+PRSTATUS_TIMES = 48  # pr_utime, pr_stime: struct timeval (seconds, microseconds) each
 PRSTATUS_REGS = 112
 USER_REGS = 27
 REG_RSP = 19  # pr_reg: r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax rip
@@ -86,6 +87,7 @@ class Thread:
 
     tid: int
     registers: tuple[int, ...]  # pr_reg, in user_regs_struct order
+    cpu_seconds: float = 0.0    # user + system time; gcore leaves it 0, the kernel does not
 
     @property
     def stack_pointer(self) -> int:
@@ -230,6 +232,7 @@ class CoreFile:
         self.file_mappings: list[FileMapping] = []
         self.process_name = ""
         self.process_args = ""
+        self.pid: Optional[int] = None
         self.auxv: dict[int, int] = {}
         self.threads: list[Thread] = []
         notes_cut = False
@@ -285,12 +288,15 @@ class CoreFile:
                 elif kind == "NT_PRPSINFO":
                     self.process_name = _c_string(desc["pr_fname"])
                     self.process_args = _c_string(desc["pr_psargs"])
+                    self.pid = int(desc["pr_pid"])
                 elif kind == "NT_PRSTATUS" and isinstance(desc, bytes) \
                         and len(desc) >= PRSTATUS_REGS + 8 * USER_REGS:
                     regs = np.frombuffer(desc, dtype="<u8", count=USER_REGS,
                                          offset=PRSTATUS_REGS)
+                    times = np.frombuffer(desc, dtype="<u8", count=4, offset=PRSTATUS_TIMES)
+                    seconds = float(times[0] + times[2]) + float(times[1] + times[3]) / 1e6
                     self.threads.append(Thread(_U32.unpack_from(desc, PRSTATUS_PID)[0],
-                                               tuple(regs.tolist())))
+                                               tuple(regs.tolist()), seconds))
                 elif kind == "NT_AUXV" and isinstance(desc, bytes):
                     words = np.frombuffer(desc[: len(desc) // 16 * 16], dtype="<u8")
                     self.auxv = {int(k): int(v) for k, v in words.reshape(-1, 2)}

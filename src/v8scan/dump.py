@@ -218,15 +218,32 @@ class Dump:
         self.close()
 
 
-def build_mismatch(before: Dump, after: Dump) -> list[str]:
-    """A warning if the two dumps ran different node builds: their rows, V8's internal
-    types above all, do not compare."""
+def pair_warnings(before: Dump, after: Dump) -> list[str]:
+    """Warnings that two dumps are not two moments of one process, in order: different
+    node builds (their rows, V8's internal types above all, do not compare), different
+    processes, or AFTER older than BEFORE (by the threads' CPU time where the cores
+    record it, else by the files' modification times)."""
     a, b = before.binary, after.binary
-    if (a.build_id, a.node_version) == (b.build_id, b.node_version):
-        return []
-    return [f"the two cores ran different node builds (Node {a.node_version or '?'} and "
+    warnings = []
+    if (a.build_id, a.node_version) != (b.build_id, b.node_version):
+        warnings.append(
+            f"the two cores ran different node builds (Node {a.node_version or '?'} and "
             f"{b.node_version or '?'}): they are not two moments of one process, and rows "
-            "may differ for that reason alone"]
+            "may differ for that reason alone")
+    elif None not in (before.core.pid, after.core.pid) and before.core.pid != after.core.pid:
+        warnings.append(
+            f"the two cores are of different processes (pid {before.core.pid} and "
+            f"{after.core.pid}): what differs is not necessarily growth")
+    cpu = [sum(t.cpu_seconds for t in d.core.threads) for d in (before, after)]
+    if all(cpu) and cpu[1] < cpu[0]:
+        warnings.append(f"{after.path} was taken before {before.path} (its process had used "
+                        f"{cpu[1]:.1f} s of CPU, against {cpu[0]:.1f} s): the diff reads "
+                        "backwards; give the older core first")
+    elif not all(cpu) and os.path.getmtime(after.path) + 1 < os.path.getmtime(before.path):
+        warnings.append(f"{after.path} is older than {before.path} (by the files' times): "
+                        "if it was taken first, the diff reads backwards; give the older "
+                        "core first")
+    return warnings
 
 
 def open_dump(core_path: str | os.PathLike[str], node: Optional[str] = None,

@@ -120,7 +120,9 @@ def info_text(info: DumpInfo) -> str:
     match = {True: "matches the core", False: "DOES NOT match the core (--force)",
              None: "not verified"}[info.build_id_matches]
     checked = "" if info.version_checked else "  (not checked by v8scan: counts may be off)"
-    args = info.process_args or "no arguments recorded"
+    # gcore writes the program's name alone where it could not read the command line
+    args = info.process_args if info.process_args.strip() not in ("", info.process_name) \
+        else "no arguments recorded"
     return "\n".join([
         f"core            {printable(info.core)} ({info.core_bytes:,} bytes)"
         + (f", TRUNCATED: {info.missing_bytes:,} bytes of memory missing, "

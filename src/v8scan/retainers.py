@@ -294,7 +294,7 @@ class _SlotNamer:
             if at - holder != L.js_function_context or not L.is_js_function(self._type(holder)):
                 continue
             sfi = heap.pointer(holder, L.js_function_shared)
-            self._contexts[context].add((self.namer.function_name(sfi) or "(anonymous)",
+            self._contexts[context].add((self.namer.closure_name(sfi),
                                          self._script_name(sfi) or ""))
 
     def _script_name(self, sfi: Optional[int]) -> Optional[str]:

@@ -15,6 +15,7 @@ import numpy as np
 from .heap import MAX_CHAIN, Heap
 from .layout import Layout
 
+ANONYMOUS = "(anonymous)"  # a function without a name, as DevTools calls it
 # JSReceiver::class_name(), by instance type name, for objects no constructor names.
 CLASS_NAMES = {
     "JS_ARGUMENTS_OBJECT_TYPE": "Arguments",
@@ -109,7 +110,20 @@ class Namer:
             return "FixedArray"
         if t in L.class_names:
             return L.class_names[t]
+        if L.is_string(t):
+            return self._string_class(t)
         return L.type_name(t)
+
+    def _string_class(self, t: int) -> str:
+        """V8's class of a string type the metadata does not name, from its tag bits
+        (a two-byte thin string, say)."""
+        L = self.layout
+        rep = L.string_representation(t)
+        encoding = "OneByte" if L.is_one_byte_string(t) else "TwoByte"
+        return {L.seq_string_tag: f"Seq{encoding}String",
+                L.external_string_tag: f"External{encoding}String",
+                L.thin_string_tag: "ThinString", L.cons_string_tag: "ConsString",
+                L.sliced_string_tag: "SlicedString"}.get(rep, L.type_name(t))
 
     def per_object_maps(self, maps: np.ndarray, types: np.ndarray) -> np.ndarray:
         """Which maps' objects must be named one by one (a boolean mask over `maps`).
@@ -150,7 +164,7 @@ class Namer:
         if instance_type == self.layout.js_proxy_type:
             return PROXY_LABEL
         if self.layout.is_js_function(instance_type):
-            return ("closure", self.function_name(
+            return ("closure", self.closure_name(
                 self.heap.pointer(obj, self.layout.js_function_shared)))
         own_tag = self._own_to_string_tag(obj)
         if own_tag is not None:
@@ -272,6 +286,10 @@ class Namer:
         return self.heap.string(key) or "?"
 
     # --- per function ----------------------------------------------------------------
+    def closure_name(self, sfi: Optional[int]) -> str:
+        """A function's row name: its name, or ANONYMOUS (as DevTools shows one without)."""
+        return self.function_name(sfi) or ANONYMOUS
+
     def function_name(self, sfi: Optional[int]) -> str:
         """SharedFunctionInfo::Name(), cached per SharedFunctionInfo."""
         if sfi is None:
