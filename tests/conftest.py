@@ -24,6 +24,7 @@ from typing import Optional
 import pytest
 
 from v8scan.demo import take_core
+from v8scan.v8.naming import ANONYMOUS
 
 from .fuzzing import FuzzCore, describe
 from .fuzzing import make_core as make_kernel_core
@@ -45,6 +46,11 @@ def pytest_collection_modifyitems(items) -> None:
     for item in items:
         if REAL_CORE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+def copy_core(source, target) -> None:
+    """A copy of a core that keeps its holes (test cores are sparse: see take_core)."""
+    subprocess.run(["cp", "--sparse=always", str(source), str(target)], check=True)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -84,7 +90,12 @@ class CensusCores:
 
     @cached_property
     def census(self) -> dict[tuple[str, str], tuple[int, int]]:
-        return self.snapshot.census()
+        """V8's census, with functions that have no name called as v8scan (and DevTools)
+        call them: the snapshot names them ""."""
+        census = self.snapshot.census()
+        if ("closure", "") in census:
+            census[("closure", ANONYMOUS)] = census.pop(("closure", ""))
+        return census
 
 
 def make_census_cores(workdir: Path, version: str, grow: bool) -> CensusCores:

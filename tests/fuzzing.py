@@ -93,6 +93,8 @@ def make_core(node: str, workdir: Path, core_limit: Optional[int] = None) -> str
             proc.wait()
     for name in ("core", f"core.{proc.pid}"):
         if (workdir / name).is_file():
+            from v8scan.demo import make_sparse
+            make_sparse(str(workdir / name))
             return str(workdir / name)
     raise RuntimeError(f"the kernel wrote no core into {workdir}")
 

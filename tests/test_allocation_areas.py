@@ -8,12 +8,12 @@ those dropped 3 of 250,000 `Survivor`s in 2 of 40 census cores, and 4 of 20,000 
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 
 import v8scan
 from v8scan.scan.pages import PF_W, find_allocation_areas
+
+from .conftest import copy_core
 
 
 def _zero_words(dump, count: int) -> int:
@@ -45,7 +45,7 @@ def test_a_stale_area_over_live_objects_does_not_hide_them(kernel_core, tmp_path
         seg = dump.core.memory.segment_at(where)
         offset = seg.offset + where - seg.vaddr
     planted = tmp_path / "planted.core"
-    shutil.copyfile(kernel_core.path, planted)
+    copy_core(kernel_core.path, planted)
     with open(planted, "r+b") as f:
         f.seek(offset)
         f.write(np.array([target, target, target + 256], dtype="<u8").tobytes())

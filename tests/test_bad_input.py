@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from .conftest import run_cli
+from .conftest import copy_core, run_cli
 
 
 def assert_clean_error(result: subprocess.CompletedProcess, says: str) -> None:
@@ -145,7 +145,7 @@ def rewrite_program_header(source: str, target, index: int, **fields) -> None:
     import numpy as np
 
     from v8scan.core import ELF64_PHDR, PT_LOAD
-    shutil.copyfile(source, target)
+    copy_core(source, target)
     with open(target, "r+b") as f:
         f.seek(32)
         phoff = int.from_bytes(f.read(8), "little")
