@@ -120,7 +120,8 @@ def main() -> None:
                         "--top", "0", "--quiet")
         finally:
             os.remove(core)
-        row = [line for line in table.splitlines() if line.endswith(" ReleaseCheckRow")]
+        row = [line for line in table.splitlines()
+               if line.split()[2:] == ["object", "ReleaseCheckRow"]]
         if len(row) != 1 or int(row[0].split()[0].replace(",", "")) != HELD:
             sys.exit(f"release check: the histogram should count {HELD:,} ReleaseCheckRow, "
                      f"it says: {row}")
