@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import sys
 import tempfile
@@ -451,8 +452,9 @@ def info(core, node, force, as_json, debug):
     _run(action, debug)
 
 
-def _explain_leak(old, new, leader, seconds: float) -> None:
-    """The demo's last step: one new object of the leading row, and what holds them all."""
+def _explain_leak(old, new, leader, seconds: float, keep: bool) -> None:
+    """The demo's last step: one new object of the leading row, and what holds them all,
+    with the commands that show them where the cores are kept."""
     import numpy as np
 
     from .census import objects_by_row, sample_new
@@ -465,11 +467,17 @@ def _explain_leak(old, new, leader, seconds: float) -> None:
                        .get(leader.key, (np.zeros(0, dtype=np.uint64),))[0]
                        for dump in (old, new))
     sample = sample_new(before, targets, 1)
+    core = shlex.quote(new.path)
     if sample:
-        click.echo(f"\nOne of the new ones (v8scan inspect CORE {sample[0]:#x}):\n")
+        shown = f" (v8scan inspect {core} {sample[0]:#x})" if keep else ""
+        click.echo(f"\nOne of the new ones{shown}:\n")
         click.echo(inspect_text(new.value(sample[0])))
-    click.echo(f"\nWhat holds them (v8scan retainers CORE {leader.name}):\n")
+    shown = f" (v8scan retainers {core} {shlex.quote(leader.name)})" if keep else ""
+    click.echo(f"\nWhat holds them{shown}:\n")
     click.echo(retainers_text(leader.name, retainer_paths(new, targets)))
+    if not keep:
+        click.echo("\n(The cores are deleted now; with --keep they stay, for `v8scan inspect` "
+                   "and `v8scan retainers` to go on from here.)")
 
 
 @main.command()
@@ -506,7 +514,7 @@ def demo(seconds, top, keep, debug):
                 click.echo(diff_text(d, "count", top or 10))
                 leaders = [r for r in d.sorted("count") if r.kind == "object"]
                 if leaders:
-                    _explain_leak(old, new, leaders[0], seconds)
+                    _explain_leak(old, new, leaders[0], seconds, keep)
         finally:
             if keep:
                 click.echo(f"\ncores kept in {workdir}")
