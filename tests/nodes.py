@@ -8,6 +8,7 @@ the cache ($V8SCAN_NODE_CACHE, else ~/.cache/v8scan/node) the first time it is a
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -51,3 +52,12 @@ def node_binary(version: str) -> str:
         partial.chmod(0o755)
         partial.rename(target)  # atomic: a half-written binary is never cached
     return str(target)
+
+
+def v8_instance_types(node: str) -> dict[int, str]:
+    """Every instance type of the V8 in `node`, number and name, as V8 lists them in its
+    object statistics (--trace-gc-object-stats)."""
+    out = subprocess.run([node, "--expose-gc", "--trace-gc-object-stats", "-e",
+                          "globalThis.gc()"], capture_output=True, text=True, check=True).stdout
+    return {int(number): name for number, name in re.findall(
+        r'"instance_type": (\d+), "instance_type_name": "([A-Z0-9_]+)"', out)}

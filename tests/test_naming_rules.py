@@ -10,6 +10,7 @@ snapshots of live processes.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ from v8scan.v8.binary import NodeBinary
 from v8scan.v8.heap import Heap
 from v8scan.v8.layout import Layout, build_layout
 from v8scan.v8.naming import Namer
+
+from .nodes import NODE_VERSIONS, node_binary, v8_instance_types
 
 METADATA = Path(__file__).parent / "data" / "node-20.20.2.json"
 
@@ -41,6 +44,12 @@ BY_TYPE = {
     "WEAK_FIXED_ARRAY_TYPE": ("hidden", "system / WeakFixedArray"),
     "ACCESSOR_PAIR_TYPE": ("hidden", "system / AccessorPair"),
     "JS_BOUND_FUNCTION_TYPE": ("closure", "native_bind"),
+    # Types the metadata does not name: V8's own names (instance_types.json)
+    "TRANSITION_ARRAY_TYPE": ("object shape", "system / TransitionArray"),
+    "FEEDBACK_METADATA_TYPE": ("code", "system / FeedbackMetadata"),
+    "LOAD_HANDLER_TYPE": ("code", "system / LoadHandler"),
+    "STORE_HANDLER_TYPE": ("code", "system / StoreHandler"),
+    "THIN_STRING_TYPE": ("string", "ThinString"),
 }
 
 
@@ -86,3 +95,30 @@ def test_only_plain_receivers_have_shapes(layout, namer):
     assert not namer.has_shape(type_of(layout, "JS_BOUND_FUNCTION_TYPE"))
     assert not any(namer.has_shape(t) for t in layout.type_names if layout.is_js_function(t))
     assert not namer.has_shape(type_of(layout, "MAP_TYPE"))
+
+
+def test_no_internal_type_is_named_by_a_number(layout, namer):
+    """Every instance type of V8 11.3 below the JS objects (those are named by their
+    constructors) has a name: from the metadata, or V8's own recorded beside it."""
+    internal = [t for t in layout.type_names if t < layout.js_proxy_type]
+    assert len(internal) > 150 and 241 in internal  # 241: TRANSITION_ARRAY_TYPE, recorded
+    unnamed = {t: namer.label_map(0, t) for t in internal
+               if re.search(r"INSTANCE_TYPE_\d", namer.label_map(0, t)[1])}
+    assert unnamed == {}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", NODE_VERSIONS)
+def test_recorded_instance_types_are_what_v8_says(version):
+    """instance_types.json holds, for each supported V8, exactly the instance types V8
+    itself lists (--trace-gc-object-stats) that its metadata does not name."""
+    from v8scan.v8.binary import read_node_binary
+    from v8scan.v8.facts import instance_type_names
+
+    node = node_binary(version)
+    binary = read_node_binary(node)
+    from_metadata = {t for t, n in build_layout(binary).type_names.items()
+                     if instance_type_names(binary.v8_version).get(t) != n}
+    v8_says = v8_instance_types(node)
+    assert {t: n for t, n in v8_says.items() if t not in from_metadata} == \
+        instance_type_names(binary.v8_version)

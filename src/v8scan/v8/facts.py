@@ -16,7 +16,10 @@ in CHECKED_V8_VERSIONS by the accuracy tests against V8's own heap snapshot.
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
+from importlib import resources
 from typing import Optional
 
 Version = tuple[int, int]
@@ -268,3 +271,16 @@ def lookup(name: str, version: Version) -> Optional[Fact]:
         if fact.name == name and fact.holds_for(version):
             return fact
     return None
+
+
+def instance_type_names(version: Version) -> dict[int, str]:
+    """V8's own names of the instance types of V8 `version` that the postmortem metadata
+    does not name (instance_types.json, recorded from each supported node binary by
+    tools/record_instance_types.py); empty for a version not recorded."""
+    return {int(t): name for t, name in _recorded_instance_types().get(
+        f"{version[0]}.{version[1]}", {}).items()}
+
+
+@functools.lru_cache(maxsize=1)
+def _recorded_instance_types() -> dict[str, dict[str, str]]:
+    return json.loads(resources.files(__package__).joinpath("instance_types.json").read_text())

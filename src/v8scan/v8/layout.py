@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ..errors import LayoutError, Warnings
 from .binary import NodeBinary
-from .facts import ARRAY_BODIES, CHECKED_V8_VERSIONS, lookup
+from .facts import ARRAY_BODIES, CHECKED_V8_VERSIONS, instance_type_names, lookup
 
 # What the layout needs, by V8's own metadata names. A class field is named without its
 # type suffix ("class_Map__prototype"), since the suffix changes between versions
@@ -372,6 +372,12 @@ class Layout:
         return self.type_names.get(t, f"INSTANCE_TYPE_{t}")
 
 
+def class_of_type_name(type_name: str) -> str:
+    """V8's class for an instance type's name: TRANSITION_ARRAY_TYPE is TransitionArray."""
+    words = type_name.removesuffix("_TYPE").split("_")
+    return "".join(w if w in ("JS", "API") else w.capitalize() for w in words)
+
+
 def build_layout(binary: NodeBinary, warnings: Warnings | None = None) -> Layout:
     """Resolve the layout of `binary`; raise LayoutError if required metadata is missing."""
     constants = binary.constants
@@ -412,6 +418,8 @@ def build_layout(binary: NodeBinary, warnings: Warnings | None = None) -> Layout
         type_names.setdefault(t, n)
     class_names.setdefault(values["bigint_type"], "BigInt")
     class_names.setdefault(values["free_space_type"], "FreeSpace")
+    for t, n in instance_type_names(version).items():  # V8's own names, recorded
+        type_names.setdefault(t, n)
     checked = version[:2] in CHECKED_V8_VERSIONS
     if not checked and warnings is not None:
         warnings.add(

@@ -13,7 +13,7 @@ from typing import Optional
 import numpy as np
 
 from .heap import MAX_CHAIN, Heap
-from .layout import Layout
+from .layout import Layout, class_of_type_name
 
 ANONYMOUS = "(anonymous)"  # a function without a name, as DevTools calls it
 # JSReceiver::class_name(), by instance type name, for objects no constructor names.
@@ -40,10 +40,12 @@ CODE_CLASSES = {
     "InterpreterData", "ObjectBoilerplateDescription", "PreparseData",
     "RegExpBoilerplateDescription", "ScopeInfo", "TemplateObjectDescription",
     "UncompiledDataWithoutPreparseData", "UncompiledDataWithPreparseData",
+    "ClosureFeedbackCellArray", "LoadHandler", "StoreHandler",
     "UncompiledDataWithPreparseDataAndJob", "UncompiledDataWithoutPreparseDataWithJob",
     "SharedFunctionInfo", "Script",
 }
-SHAPE_CLASSES = {"Map", "DescriptorArray", "StrongDescriptorArray", "PrototypeInfo", "EnumCache"}
+SHAPE_CLASSES = {"Map", "DescriptorArray", "StrongDescriptorArray", "PrototypeInfo", "EnumCache",
+                 "TransitionArray"}
 
 Label = tuple[str, str]  # (kind, name)
 # A JSProxy is a JSReceiver but no JSObject: the snapshot lists it among V8's internals.
@@ -112,7 +114,7 @@ class Namer:
             return L.class_names[t]
         if L.is_string(t):
             return self._string_class(t)
-        return L.type_name(t)
+        return class_of_type_name(L.type_names[t]) if t in L.type_names else L.type_name(t)
 
     def _string_class(self, t: int) -> str:
         """V8's class of a string type the metadata does not name, from its tag bits
