@@ -75,6 +75,8 @@ def main() -> None:
         print(f"wall time      {seconds:.0f} s ({seconds / 60:.1f} min) on "
               f"{len(os.sched_getaffinity(0))} cores")
         print(f"peak temp disk {peak[0] / 2**30:.2f} GiB (sampled every 0.5 s)")
+        print(f"left behind    {disk_bytes(scratch) / 2**20:.1f} MiB in the temporary "
+              "directory after the run")
         if not args.cached:
             print(f"downloaded     {disk_bytes(nodes) / 2**20:.0f} MiB of node binaries")
         sys.exit(result.returncode)
