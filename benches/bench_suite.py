@@ -68,8 +68,10 @@ def main() -> None:
         seconds = time.perf_counter() - start
         done.set()
         sampler.join()
-        print(result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "",
-              result.stderr[-2000:] if result.returncode else "", sep="\n")
+        lines = result.stdout.strip().splitlines()
+        failed = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
+        print(*failed, lines[-1] if lines else "", result.stderr[-2000:] if result.returncode
+              else "", sep="\n")
         print(f"command        {' '.join(command[2:])}")
         print(f"exit status    {result.returncode}")
         print(f"wall time      {seconds:.0f} s ({seconds / 60:.1f} min) on "

@@ -458,10 +458,10 @@ def _explain_leak(old, new, leader, seconds: float, keep: bool) -> None:
     import numpy as np
 
     from .census import objects_by_row, sample_new
-    from .render import inspect_text, retainers_text
+    from .render import inspect_text, printable, retainers_text
     from .retainers import retainer_paths
 
-    click.echo(f"\nThe leak: {leader.name} grew by {leader.count_delta:+,} objects "
+    click.echo(f"\nThe leak: {printable(leader.name)} grew by {leader.count_delta:+,} objects "
                f"({leader.size_delta:+,} bytes) in {seconds:g} s.")
     before, targets = (objects_by_row(dump, lambda key: key == leader.key)
                        .get(leader.key, (np.zeros(0, dtype=np.uint64),))[0]
@@ -472,7 +472,7 @@ def _explain_leak(old, new, leader, seconds: float, keep: bool) -> None:
         shown = f" (v8scan inspect {core} {sample[0]:#x})" if keep else ""
         click.echo(f"\nOne of the new ones{shown}:\n")
         click.echo(inspect_text(new.value(sample[0])))
-    shown = f" (v8scan retainers {core} {shlex.quote(leader.name)})" if keep else ""
+    shown = f" (v8scan retainers {core} {printable(shlex.quote(leader.name))})" if keep else ""
     click.echo(f"\nWhat holds them{shown}:\n")
     click.echo(retainers_text(leader.name, retainer_paths(new, targets)))
     if not keep:
