@@ -177,9 +177,12 @@ def test_list_objects_twins_agree_and_list_what_count_objects_counts(prepared):
 
 @pytest.fixture(scope="module")
 def small_graph(prepared):
-    """The objects of the first 30 areas, as the marking sees them."""
+    """The objects of the first 30 areas that hold any, as the marking sees them (which
+    areas come first, and whether they are empty, differs from core to core)."""
     data, areas, keys, kinds, fixed, flags, params, _, layout = prepared
-    rows = areas[:30]
+    held = [i for i in range(len(areas)) if _scan.count_objects(
+        data, areas, keys, kinds, fixed, flags, params, i, i + 1)[0].sum() > 0]
+    rows = np.ascontiguousarray(areas[held[:30]])
     n = int(_scan.count_objects(data, rows, keys, kinds, fixed, flags, params)[0].sum())
     addresses, info = np.zeros(n, np.uint64), np.zeros(n, np.uint64)
     _scan.list_objects(data, rows, keys, kinds, fixed, flags, params, 0, len(rows),
