@@ -50,8 +50,7 @@ def heap_ranges(path: str) -> list[tuple[int, int]]:
     """(file offset, size) of the heap pages' object areas, as the histogram walks them."""
     import v8scan
     with v8scan.open_dump(path) as dump:
-        info = dump.scan().areas
-        return [(int(offset), int(size)) for _, offset, size in info.tolist()]
+        return [(int(offset), int(size)) for _, offset, size in dump.scan().areas.tolist()]
 
 
 def child(mode: str, path: str, ranges_file: str) -> None:

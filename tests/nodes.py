@@ -61,3 +61,22 @@ def v8_instance_types(node: str) -> dict[int, str]:
                           "globalThis.gc()"], capture_output=True, text=True, check=True).stdout
     return {int(number): name for number, name in re.findall(
         r'"instance_type": (\d+), "instance_type_name": "([A-Z0-9_]+)"', out)}
+
+
+def instance_types_metadata_leaves_out(node: str) -> tuple[tuple[int, int], dict[int, str]]:
+    """(V8 major, minor), and {type: V8's name} for the instance types V8 lists that the
+    binary's v8dbg metadata does not name. The layout already holds the names recorded in
+    instance_types.json: those are not the metadata's."""
+    from v8scan.v8.binary import read_node_binary
+    from v8scan.v8.facts import instance_type_names
+    from v8scan.v8.layout import build_layout
+
+    layout = build_layout(read_node_binary(node))
+    recorded = instance_type_names(layout.v8_version)
+    from_metadata = {t for t, n in layout.type_names.items() if recorded.get(t) != n}
+    types = v8_instance_types(node)
+    if not types:
+        raise RuntimeError(f"{node} printed no instance types")
+    return (layout.v8_version[:2],
+            {t: name for t, name in sorted(types.items()) if t not in from_metadata})
+

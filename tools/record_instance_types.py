@@ -19,30 +19,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.nodes import NODE_VERSIONS, node_binary, v8_instance_types  # noqa: E402
-from v8scan.v8.binary import read_node_binary  # noqa: E402
-from v8scan.v8.facts import instance_type_names  # noqa: E402
-from v8scan.v8.layout import build_layout  # noqa: E402
+from tests.nodes import (NODE_VERSIONS, instance_types_metadata_leaves_out,  # noqa: E402
+                         node_binary)
 
 TARGET = ROOT / "src" / "v8scan" / "v8" / "instance_types.json"
-def missing_names(node: str) -> tuple[str, dict[int, str]]:
-    """(V8 major.minor, {type: V8's name} for the types the metadata does not name). The
-    layout already holds the names recorded before: those are not the metadata's."""
-    layout = build_layout(read_node_binary(node))
-    recorded = instance_type_names(layout.v8_version)
-    from_metadata = {t for t, n in layout.type_names.items() if recorded.get(t) != n}
-    types = v8_instance_types(node)
-    if not types:
-        raise SystemExit(f"{node} printed no instance types")
-    return (".".join(map(str, layout.v8_version[:2])),
-            {t: name for t, name in sorted(types.items()) if t not in from_metadata})
 
 
 def main() -> None:
     versions = sys.argv[1:] or list(NODE_VERSIONS)
     recorded = json.loads(TARGET.read_text()) if TARGET.exists() else {}
     for version in versions:
-        v8, names = missing_names(node_binary(version))
+        (major, minor), names = instance_types_metadata_leaves_out(node_binary(version))
+        v8 = f"{major}.{minor}"
         recorded[v8] = {str(t): name for t, name in names.items()}
         print(f"Node {version} (V8 {v8}): {len(names)} instance types the metadata does not "
               "name")

@@ -57,21 +57,28 @@ def no_compiler() -> dict:
 
 
 def make_core(workdir: str) -> str:
-    """A core of a node process holding HELD ReleaseCheckRow objects."""
-    node, gcore = shutil.which("node"), shutil.which("gcore")
-    if not node or not gcore:
-        sys.exit("release check: node and gdb (gcore) are needed for the real histogram")
+    """A core of a node process holding HELD ReleaseCheckRow objects, taken as the demo
+    takes its cores (this checkout's v8scan.demo: gcore, then made sparse)."""
+    sys.path.insert(0, os.path.join(ROOT, "src"))
+    from v8scan.demo import require_tools, take_core
+    from v8scan.errors import V8ScanError
+
+    try:
+        node, gcore = require_tools()
+    except V8ScanError as exc:
+        sys.exit(f"release check: {exc} (needed for the real histogram)")
     script = os.path.join(workdir, "holder.js")
     with open(script, "w") as f:
         f.write(HOLDER)
     proc = subprocess.Popen([node, script], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        run(gcore, "-o", os.path.join(workdir, "core"), str(proc.pid))
+        return take_core(gcore, proc.pid, os.path.join(workdir, "core"))
+    except V8ScanError as exc:
+        sys.exit(f"release check: {exc}")
     finally:
         proc.kill()
         proc.wait()
-    return os.path.join(workdir, f"core.{proc.pid}")
 
 
 def main() -> None:
