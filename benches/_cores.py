@@ -34,6 +34,15 @@ setInterval(() => {}, 1000);
 def make_core(heap_mb: int, workdir: str, node: str = "node",
               program: str = FILL) -> tuple[str, int]:
     """gcore of a node process filled to `heap_mb` MB of live rows: (path, rows)."""
+    paths, rows = make_cores(heap_mb, workdir, node, program)
+    return paths[0], rows
+
+
+def make_cores(heap_mb: int, workdir: str, node: str = "node", program: str = FILL,
+               count: int = 1, sparse: bool = True) -> tuple[list[str], int]:
+    """`count` gcores, a second apart, of a node process filled to `heap_mb` MB of live
+    rows: (paths, rows). `sparse=False` keeps them as gcore writes them (zeros written
+    out, as a core copied from another machine is), for cold reads."""
     script = os.path.join(workdir, "fill.js")
     with open(script, "w") as f:
         f.write(program)
@@ -43,12 +52,16 @@ def make_core(heap_mb: int, workdir: str, node: str = "node",
         ready = proc.stdout.readline()
         if not ready.startswith("ready"):
             raise RuntimeError(f"node did not fill its heap to {heap_mb} MB")
-        path = take_core(shutil.which("gcore") or "gcore", proc.pid,
-                         os.path.join(workdir, "core"))
+        paths = []
+        for n in range(count):
+            if n:
+                time.sleep(1)
+            paths.append(take_core(shutil.which("gcore") or "gcore", proc.pid,
+                                   os.path.join(workdir, f"core{n}"), sparse=sparse))
     finally:
         proc.kill()
         proc.wait()
-    return path, int(ready.split()[1])
+    return paths, int(ready.split()[1])
 
 
 def one_pass_read(path: str) -> float:

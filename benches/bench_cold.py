@@ -1,17 +1,24 @@
-"""Cold reads: what `histogram` reads of a core that is not in the page cache, and how long.
+"""Read the heap, not the core (issue 15): what `histogram`, `instances` and `diff` read of
+a core, and how long they take, cold and warm.
 
-Makes a core of a node process holding ~500 MB of live rows, then, each measurement with
-the core's pages evicted first (fsync, posix_fadvise(POSIX_FADV_DONTNEED)), times in a
-fresh process and counts the bytes that process read from the disk (/proc/PID/io
-read_bytes):
-  whole core   reading every byte of the file
-  heap pages   reading only the bytes of the V8 heap pages' object areas
-  histogram    `v8scan histogram`, as a user runs it (Python start-up included)
-and prints times, bytes read and ratios (issue 15's goals: the histogram at most 1.5x the
-heap pages' read and at least 4x faster than the whole core's, reading at most the heap
-pages plus 1% of the rest). Needs a file system that honours POSIX_FADV_DONTNEED.
+Makes two cores, a second apart, of a node process holding --heap-mb MB of live rows (the
+issue's bench core: a ~1 GB core of a small heap), kept as gcore writes them (zeros
+written out, as a core copied from another machine is; --sparse digs holes). Each run is
+a fresh process, timed from its start (Python start-up included), with the bytes that
+process read from the disk (/proc/PID/io read_bytes):
 
-    python benches/bench_cold.py [--heap-mb 500] [--repeat 3]
+  cold   each core's pages evicted first (fsync, posix_fadvise(POSIX_FADV_DONTNEED)):
+         reading every byte of the core, reading only its heap pages' object areas, and
+         the commands; the goals: a command at most 1.5x the heap pages' read and at
+         least 4x faster than the whole core's, reading at most the heap pages plus 1%
+         of the rest (diff: both cores)
+  warm   the cores in the page cache: the commands against the goal of 0.25 s plus the
+         heap pages' bytes at 2 GB/s per scanning thread, and against this machine's
+         floor, a Python process that imports numpy
+
+Needs a file system that honours POSIX_FADV_DONTNEED (not tmpfs: --workdir elsewhere).
+
+    python benches/bench_cold.py [--heap-mb 30] [--repeat 3] [--sparse] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -26,9 +33,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _cores import make_core  # noqa: E402
+from _cores import make_cores  # noqa: E402
 
 CHUNK = 8 << 20
+GOAL_FIXED, GOAL_RATE = 0.25, 2e9  # seconds; bytes per second per scanning thread
 
 
 def evict(path: str) -> None:
@@ -47,83 +55,116 @@ def read_bytes() -> int:
 
 
 def heap_ranges(path: str) -> list[tuple[int, int]]:
-    """(file offset, size) of the heap pages' object areas, as the histogram walks them."""
+    """(file offset, size) of the heap pages' object areas."""
     import v8scan
     with v8scan.open_dump(path) as dump:
-        return [(int(offset), int(size)) for _, offset, size in dump.scan().areas.tolist()]
+        return [(p.area_start - seg.vaddr + seg.offset, p.area_end - p.area_start)
+                for p in dump.pages for seg in [dump.core.memory.segment_at(p.area_start)]]
 
 
-def child(mode: str, path: str, ranges_file: str) -> None:
-    """One cold measurement, in this fresh process: prints seconds and bytes read."""
-    before, start = read_bytes(), time.perf_counter()
-    if mode == "histogram":
+def child(mode: str, paths: list[str], ranges_file: str) -> None:
+    """One run, in this fresh process: prints the bytes it read from the disk."""
+    before = read_bytes()
+    commands = {"histogram": ["histogram", paths[0], "--quiet"],
+                "instances": ["instances", paths[0], "Row", "--limit", "1"],
+                "diff": ["diff", *paths, "--quiet"]}
+    if mode == "numpy":
+        import numpy  # noqa: F401
+    elif mode in commands:
         from v8scan.cli import main
         try:
-            main(["histogram", path, "--quiet"])
+            main(commands[mode], standalone_mode=False)
         except SystemExit as exc:
             if exc.code:
                 raise
     else:
         with open(ranges_file) as f:
-            ranges = json.load(f) if mode == "heap" else [[0, os.path.getsize(path)]]
+            ranges = json.load(f)
         buffer = bytearray(CHUNK)
-        with open(path, "rb", buffering=0) as core:
-            for offset, size in ranges:
-                core.seek(offset)
-                while size > 0:
-                    got = core.readinto(memoryview(buffer)[:min(size, CHUNK)])
-                    if not got:
-                        break
-                    size -= got
-    print(json.dumps({"seconds": time.perf_counter() - start,
-                      "read_bytes": read_bytes() - before}), file=sys.__stderr__)
+        for path in paths:
+            parts = ranges[path] if mode == "heap" else [[0, os.path.getsize(path)]]
+            with open(path, "rb", buffering=0) as core:
+                for offset, size in parts:
+                    core.seek(offset)
+                    while size > 0:
+                        got = core.readinto(memoryview(buffer)[:min(size, CHUNK)])
+                        if not got:
+                            break
+                        size -= got
+    print(json.dumps({"read_bytes": read_bytes() - before}), file=sys.__stderr__)
 
 
-def measure(mode: str, path: str, ranges_file: str) -> dict:
-    evict(path)
-    done = subprocess.run([sys.executable, __file__, "--child", mode, path, ranges_file],
-                          capture_output=True, text=True, check=True)
-    return json.loads(done.stderr.strip().splitlines()[-1])
+def measure(mode: str, paths: list[str], ranges_file: str, cold: bool) -> dict:
+    if cold:
+        for path in paths:
+            evict(path)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, __file__, "--child", mode, ranges_file, *paths],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          check=True)
+    # The whole process, Python's start-up included, as a user waits for it.
+    return {"seconds": time.perf_counter() - started,
+            "read_bytes": json.loads(done.stderr.strip().splitlines()[-1])["read_bytes"]}
+
+
+def best(mode: str, paths: list[str], ranges_file: str, cold: bool, repeat: int) -> dict:
+    return min((measure(mode, paths, ranges_file, cold) for _ in range(repeat)),
+               key=lambda r: r["seconds"])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--heap-mb", type=int, default=500)
+    parser.add_argument("--heap-mb", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--sparse", action="store_true")
+    parser.add_argument("--workdir", default=None)
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child)
+        child(args.child[0], args.child[2:], args.child[1])
         return
-    workdir = tempfile.mkdtemp(prefix="v8scan-cold-")
+    workdir = tempfile.mkdtemp(prefix="v8scan-cold-", dir=args.workdir)
     try:
-        core, rows = make_core(args.heap_mb, workdir)
+        paths, rows = make_cores(args.heap_mb, workdir, count=2, sparse=args.sparse)
         ranges_file = os.path.join(workdir, "heap.json")
-        ranges = heap_ranges(core)
+        ranges = {path: heap_ranges(path) for path in paths}
         with open(ranges_file, "w") as f:
             json.dump(ranges, f)
-        heap_bytes = sum(size for _, size in ranges)
-        disk = os.stat(core).st_blocks * 512  # holes (zero pages) take no disk
-        results = {mode: min((measure(mode, core, ranges_file) for _ in range(args.repeat)),
-                             key=lambda r: r["seconds"])
-                   for mode in ("whole", "heap", "histogram")}
-        print(f"core            {os.path.getsize(core) / 2**30:.2f} GiB ({disk / 2**30:.2f} GiB "
-              f"on disk: a sparse file), {rows:,} rows held; heap pages' object areas "
-              f"{heap_bytes / 2**20:.0f} MiB")
-        for mode, label in (("whole", "whole core"), ("heap", "heap pages"),
-                            ("histogram", "histogram")):
-            r = results[mode]
-            print(f"{label:<15} {r['seconds']:.3f} s, read {r['read_bytes'] / 2**20:,.0f} MiB "
-                  "from disk")
-        hist, heap, whole = (results[m]["seconds"] for m in ("histogram", "heap", "whole"))
-        heap_read, whole_read = (results[m]["read_bytes"] for m in ("heap", "whole"))
-        extra = results["histogram"]["read_bytes"] - heap_read
-        print(f"histogram / heap pages {hist / heap:.2f}x (goal <= 1.5x); whole core / "
-              f"histogram {whole / hist:.2f}x (goal >= 4x); read beyond the heap pages "
-              f"{extra / 2**20:,.0f} MiB, {100 * extra / max(whole_read - heap_read, 1):.0f}% "
-              "of the rest of the file's data (goal <= 1%)")
-        print(f"best of {args.repeat}, cold (evicted before each run), "
-              f"{len(os.sched_getaffinity(0))} cores")
+        heap = {path: sum(size for _, size in ranges[path]) for path in paths}
+        size = {path: os.path.getsize(path) for path in paths}
+        threads = len(os.sched_getaffinity(0))
+        print(f"cores           2 x {size[paths[0]] / 2**30:.2f} GiB "
+              f"({'sparse' if args.sparse else 'dense, as gcore writes them'}), "
+              f"{rows:,} rows held; heap pages' object areas "
+              f"{heap[paths[0]] / 2**20:,.1f} MiB each; {threads} cores")
+        one, two = paths[:1], paths
+        cold = {name: best(mode, where, ranges_file, True, args.repeat)
+                for name, mode, where in (
+                    ("whole", "whole", one), ("heap", "heap", one),
+                    ("histogram", "histogram", one), ("instances", "instances", one),
+                    ("whole x2", "whole", two), ("heap x2", "heap", two),
+                    ("diff", "diff", two))}
+        print("\ncold (evicted before each run), best of", args.repeat)
+        for name, r in cold.items():
+            print(f"  {name:<10} {r['seconds']:7.3f} s   read {r['read_bytes'] / 2**20:8,.1f} MiB")
+        for command, base in (("histogram", ""), ("instances", ""), ("diff", " x2")):
+            r, h, w = cold[command], cold["heap" + base], cold["whole" + base]
+            cores = two if base else one
+            rest = sum(size[p] - heap[p] for p in cores)
+            extra = r["read_bytes"] - sum(heap[p] for p in cores)
+            print(f"  {command:<10} {r['seconds'] / h['seconds']:.2f}x the heap pages' read "
+                  f"(goal <= 1.5x), whole core {w['seconds'] / r['seconds']:.2f}x its time "
+                  f"(goal >= 4x), read beyond the heap pages {extra / 2**20:,.1f} MiB = "
+                  f"{100 * extra / rest:.2f}% of the rest (goal <= 1%)")
+        floor = best("numpy", one, ranges_file, False, args.repeat)["seconds"]
+        print(f"\nwarm (in the page cache), best of {args.repeat}; a Python process that "
+              f"imports numpy takes {floor:.3f} s here")
+        for command, cores in (("histogram", one), ("instances", one), ("diff", two)):
+            seconds = best(command, cores, ranges_file, False, args.repeat)["seconds"]
+            goal = GOAL_FIXED + sum(heap[p] for p in cores) / (GOAL_RATE * threads)
+            print(f"  {command:<10} {seconds:.3f} s; goal {goal:.3f} s "
+                  f"({seconds / goal:.2f}x it); {seconds - floor:.3f} s beyond numpy's "
+                  "start-up")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -26,7 +26,8 @@ def numpy_scan(dump) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     data = memory.as_array()
     words = data[: len(data) // 8 * 8].view("<u8")
     areas, _ = heap_areas(memory, layout, dump.pages,
-                          find_allocation_areas(memory, layout, dump.pages))
+                          find_allocation_areas(memory, layout, dump.pages,
+                                                dump.isolate.neighbourhood(memory, dump.pages)))
     batches = _batches(areas)
     meta = np.concatenate([_meta_maps(words, areas[b], data, layout) for b in batches])
     map_size = memory.u8(int(meta[0]) + layout.map_instance_size_in_words) * layout.tagged_size

@@ -7,7 +7,7 @@ import numpy as np
 
 import v8scan
 from v8scan.census import objects_by_row
-from v8scan.graph import roots as roots_module
+from v8scan.scan import isolate as isolate_module
 from v8scan.results import UNREACHABLE
 from v8scan.retainers import retainer_paths, targets_named
 from v8scan.scan.heapscan import count_all
@@ -81,7 +81,7 @@ def test_marking_only_removes_objects_from_the_page_census(version_graph):
 def test_without_the_isolate_every_object_is_counted_and_said(holders, monkeypatch):
     """If V8's own roots cannot be found (a damaged core), marking from handles and stacks
     alone would hide most of the heap: v8scan counts every object instead, and says so."""
-    monkeypatch.setattr(roots_module, "isolate_block", lambda *args: None)
+    monkeypatch.setattr(isolate_module, "isolate_block", lambda *args: None)
     with v8scan.open_dump(holders.path) as dump, Sweeper(1) as sweeper:
         scan = dump.scan()
         walked = count_all(dump.core.memory, scan.plan, scan.per_object, sweeper)

@@ -67,6 +67,9 @@ def _map_keys(dump: Dump, scan: HeapScan, shapes: bool) -> list[Optional[RowKey]
     """The histogram row of each map's objects; None where it has no live objects or
     they are named one by one."""
     namer = dump.namer
+    receivers = np.array([dump.layout.is_js_receiver(t) for t in scan.instance_types.tolist()],
+                         dtype=bool)
+    namer.read_ahead(scan.maps[receivers & ((scan.counts > 0) | scan.per_object)])
     keys: list[Optional[RowKey]] = []
     for map_addr, t, count, per_object in zip(
             scan.maps.tolist(), scan.instance_types.tolist(), scan.counts.tolist(),
@@ -89,13 +92,9 @@ def _collected_keys(dump: Dump, scan: HeapScan, shapes: bool) -> list[RowKey]:
     maps, types = dump.maps_of(scan, scan.collected)
     is_function = (types >= L.js_function_type) & (types <= L.last_js_function_type)
     keys: list = [None] * len(scan.collected)
-    shared, _ = dump.words_at(
-        scan.collected[is_function] + np.uint64(L.js_function_shared))
-    unique, inverse = np.unique(shared, return_inverse=True)
-    named = [("closure", namer.closure_name(sfi - 1 if sfi & 3 == 1 else None), (), False)
-             for sfi in unique.tolist()]
-    for i, j in zip(np.flatnonzero(is_function).tolist(), inverse.tolist()):
-        keys[i] = named[j]
+    shared = dump.heap.pointers(scan.collected[is_function] + np.uint64(L.js_function_shared))
+    for i, name in zip(np.flatnonzero(is_function).tolist(), namer.closure_names(shared)):
+        keys[i] = ("closure", name, (), False)
     objects, maps, types = (a[~is_function].tolist() for a in (scan.collected, maps, types))
     for i, obj, map_addr, t in zip(np.flatnonzero(~is_function).tolist(), objects, maps,
                                    types):

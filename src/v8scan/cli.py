@@ -94,18 +94,33 @@ def _warn(warnings) -> None:
         click.echo(f"v8scan: warning: {printable(w)}", err=True)
 
 
+def _report_reads(dump) -> None:
+    """--debug: how much of the core the command read, against its heap pages."""
+    from .render import printable
+    read, heap, total = dump.bytes_read(), dump.heap_page_bytes(), dump.core.memory.total_bytes
+    rest = max(total - heap, 1)
+    click.echo(f"v8scan: debug: {printable(dump.path)}: read {read / 2**20:,.1f} MiB of the "
+               f"core's {total / 2**20:,.1f} MiB of memory: its heap pages hold "
+               f"{heap / 2**20:,.1f} MiB, and {max(read - heap, 0) / 2**20:,.1f} MiB "
+               f"({100 * max(read - heap, 0) / rest:.1f}%) of the rest was read", err=True)
+
+
 @contextmanager
-def _opened(core: str, node: Optional[str], force: bool) -> Iterator:
+def _opened(core: str, node: Optional[str], force: bool, debug: bool = False) -> Iterator:
     """The dump at `core`, opened as every command opens it; its warnings are printed
-    when the command is done with it (an error prints only itself)."""
+    when the command is done with it (an error prints only itself), and with `debug`
+    what it read of the core."""
     from .dump import open_dump
     with open_dump(core, node=node, force=force) as dump:
         yield dump
         _warn(dump.warnings)
+        if debug:
+            _report_reads(dump)
 
 
 @contextmanager
-def _opened_pair(before: str, after: str, node: Optional[str], force: bool) -> Iterator:
+def _opened_pair(before: str, after: str, node: Optional[str], force: bool,
+                 debug: bool = False) -> Iterator:
     """Two dumps of one process, opened as `_opened` opens one; when the command is done,
     the warnings of both are printed, each once, and `pair_warnings`."""
     from .dump import open_dump, pair_warnings
@@ -117,6 +132,9 @@ def _opened_pair(before: str, after: str, node: Optional[str], force: bool) -> I
         for warning in [*old.warnings, *new.warnings, *pair_warnings(old, new)]:
             merged.add(warning)
         _warn(merged)
+        if debug:
+            _report_reads(old)
+            _report_reads(new)
 
 
 def _histogram(dump, quiet: bool, shapes: bool, include_dead: bool, jobs: Optional[int]):
@@ -138,7 +156,8 @@ top_option = click.option(
     "--top", type=click.IntRange(min=0), metavar="N",
     help=f"Show the first N rows; 0 shows all. Default: {DEFAULT_TOP} in a table (a last "
          "line says how many more there are), all under --json.")
-debug_option = click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+debug_option = click.option("--debug", is_flag=True,
+                            help="Show tracebacks of errors, and how much of the core was read.")
 quiet_option = click.option("--quiet", "-q", is_flag=True,
                             help="No progress bar (there is none under --json or when stderr "
                                  "is not a terminal either).")
@@ -235,7 +254,7 @@ def histogram(core, node, force, sort, top, shapes, include_dead, as_json, quiet
     top = _rows_shown(top, as_json)
 
     def action():
-        with _opened(core, node, force) as dump:
+        with _opened(core, node, force, debug) as dump:
             h = _histogram(dump, quiet or as_json, shapes, include_dead, jobs)
         click.echo(histogram_json(h, sort, top, shapes) if as_json
                    else histogram_text(h, sort, top))
@@ -271,7 +290,8 @@ def diff(before, after, node, force, sort, samples, top, shapes, include_dead, a
     top = _rows_shown(top, as_json)
 
     def action():
-        with _opened_pair(before, after, node, force) as (old, new):
+        with _opened_pair(before, after, node, force, debug) as (old, new):
+            new.read_ahead()  # read from the disk while BEFORE is scanned
             d = diff_histograms(_histogram(old, quiet or as_json, shapes, include_dead, jobs),
                                 _histogram(new, quiet or as_json, shapes, include_dead, jobs))
             if samples:
@@ -343,7 +363,7 @@ def instances(core, name, node, force, shape, limit, kind, as_json, jobs, debug)
 
     def action():
         props = [p.strip() for p in shape.split(",")] if shape is not None else None
-        with _opened(core, node, force) as dump:
+        with _opened(core, node, force, debug) as dump:
             kinds = kinds_named(dump, name, props)  # once: instances() would name again
             chosen = kind or next(iter(kinds), None)
             found = dump.instances(name, props, jobs, chosen) if chosen else []
@@ -385,7 +405,7 @@ def retainers(core, target, node, force, hops, kind, as_json, jobs, debug):
     def action():
         looks_like_address = target.strip().lstrip("+-").lower().startswith("0x")
         address = parse_address(target) if looks_like_address else None
-        with _opened(core, node, force) as dump:
+        with _opened(core, node, force, debug) as dump:
             if address is not None:
                 targets = target_at(dump, address)
             else:
@@ -424,7 +444,7 @@ def inspect(core, address, node, force, depth, as_json, debug):
 
     def action():
         parsed = parse_address(address)
-        with _opened(core, node, force) as dump:
+        with _opened(core, node, force, debug) as dump:
             value = dump.value(parsed, depth)
         click.echo(inspect_json(core, parsed, value) if as_json else inspect_text(value))
     _run(action, debug)
@@ -446,7 +466,7 @@ def info(core, node, force, as_json, debug):
     from .render import info_json, info_text
 
     def action():
-        with _opened(core, node, force) as dump:
+        with _opened(core, node, force, debug) as dump:
             details = dump.info()
         click.echo(info_json(details) if as_json else info_text(details))
     _run(action, debug)

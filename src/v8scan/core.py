@@ -39,6 +39,7 @@ REG_RSP = 19  # pr_reg: r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rd
 #               cs eflags rsp ss fs_base gs_base ds es fs gs
 # The x86-64 user address space is 128 TiB: a segment larger than that is damage.
 MAX_SEGMENT = 1 << 47
+PAGE = 4096
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,9 @@ class Thread:
 
 
 class AddressSpace:
-    """Reads the dumped process memory by virtual address."""
+    """Reads the dumped process memory by virtual address, and keeps account of which
+    bytes of the file it has handed out (`touched_bytes`): every read goes through here,
+    bulk reads for the scanner through `reading`."""
 
     def __init__(self, buffer: mmap.mmap | bytes, segments: list[Segment]) -> None:
         self.buffer = buffer
@@ -107,6 +110,8 @@ class AddressSpace:
         self._end_array = np.array([s.end for s in self.segments], dtype=np.uint64)
         self._offset_array = np.array([s.offset for s in self.segments], dtype=np.uint64)
         self.view = memoryview(buffer)
+        self._touched_small: list[int] = []           # file positions of scalar reads
+        self._touched: list[np.ndarray] = []          # (start, end) file ranges, in bulk
 
     def segment_at(self, address: int) -> Optional[Segment]:
         """The segment whose file bytes hold `address`, or None."""
@@ -125,11 +130,17 @@ class AddressSpace:
     def read(self, address: int, size: int) -> Optional[memoryview]:
         """`size` bytes at `address`, or None if any of them is not in the core."""
         pos = self._position(address, size)
-        return None if pos is None else self.view[pos : pos + size]
+        if pos is None:
+            return None
+        self._touched.append(np.array([[pos, pos + size]], dtype=np.uint64))
+        return self.view[pos : pos + size]
 
     def _unpack(self, fmt: struct.Struct, address: int) -> Optional[int]:
         pos = self._position(address, fmt.size)
-        return None if pos is None else fmt.unpack_from(self.buffer, pos)[0]
+        if pos is None:
+            return None
+        self._touched_small.append(pos)
+        return fmt.unpack_from(self.buffer, pos)[0]
 
     def u8(self, address: int) -> Optional[int]:
         return self._unpack(_U8, address)
@@ -156,6 +167,8 @@ class AddressSpace:
         positions = np.where(found, self._offset_array[safe] + addresses
                              - self._start_array[safe], 0).astype(np.int64)
         data = self.as_array()
+        at = positions[found].astype(np.uint64)
+        self._touched.append(np.stack([at, at + np.uint64(8)], axis=1))
         gathered = data[positions[:, None] + np.arange(8)].copy().view("<u8").ravel()
         return np.where(found, gathered, 0).astype(np.uint64), found
 
@@ -167,12 +180,52 @@ class AddressSpace:
         return table
 
     def as_array(self) -> np.ndarray:
-        """The whole file as a read-only uint8 array (a view, not a copy)."""
+        """The whole file as a read-only uint8 array (a view, not a copy). Bulk readers
+        get it from `reading`, which accounts for what they read."""
         return np.frombuffer(self.buffer, dtype=np.uint8)
+
+    def reading(self, rows: np.ndarray) -> np.ndarray:
+        """The file as an array (`as_array`) for a reader of the (vaddr, file offset, size)
+        `rows`: those bytes are accounted as touched, and asked of the kernel ahead
+        (MADV_WILLNEED), since the mapping is read at random otherwise (CoreFile)."""
+        rows = np.asarray(rows, dtype=np.uint64).reshape(-1, 3)
+        if len(rows):
+            ranges = np.stack([rows[:, 1], rows[:, 1] + rows[:, 2]], axis=1)
+            self._touched.append(ranges)
+            if isinstance(self.buffer, mmap.mmap) and hasattr(mmap, "MADV_WILLNEED"):
+                for start, end in _merged(ranges, PAGE).tolist():
+                    try:
+                        self.buffer.madvise(mmap.MADV_WILLNEED, start, end - start)
+                    except (OSError, ValueError):  # advice only: reads work without it
+                        break
+        return self.as_array()
+
+    def touched_bytes(self) -> int:
+        """Bytes of the file read so far through this address space, counted in whole
+        pages (what the kernel reads at least)."""
+        parts = self._touched + [np.repeat(np.array(self._touched_small, dtype=np.uint64),
+                                           2).reshape(-1, 2) + np.array([0, 8], np.uint64)]
+        ranges = _merged(np.concatenate(parts), PAGE)
+        return int((ranges[:, 1] - ranges[:, 0]).sum())
 
     @property
     def total_bytes(self) -> int:
         return sum(s.filesz for s in self.segments)
+
+
+def _merged(ranges: np.ndarray, page: int) -> np.ndarray:
+    """(start, end) `ranges` widened to whole pages, overlapping ones merged, in order."""
+    if len(ranges) == 0:
+        return np.zeros((0, 2), dtype=np.uint64)
+    unit = np.uint64(page)
+    starts = ranges[:, 0] // unit * unit
+    ends = (ranges[:, 1] + unit - np.uint64(1)) // unit * unit
+    order = np.argsort(starts, kind="stable")
+    starts, ends = starts[order], np.maximum.accumulate(ends[order])
+    first = np.ones(len(starts), dtype=bool)
+    first[1:] = starts[1:] > ends[:-1]  # (the running maximum of ends: a new run starts)
+    last = np.append(first[1:], True)
+    return np.stack([starts[first], ends[last]], axis=1)
 
 
 class CoreFile:
@@ -216,7 +269,17 @@ class CoreFile:
                 self.path, f"a core dump for {machine} ({elf_class}-bit); only x86-64 is supported"
             )
         self.file_size = size
+        if hasattr(os, "posix_fadvise"):  # the headers and notes are read as a file
+            os.posix_fadvise(self._file.fileno(), 0, 0, os.POSIX_FADV_RANDOM)
         self._mmap = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        # Most of a core is never read (only heap pages are scanned): the kernel's
+        # read-ahead around each small read (up to MBs) would read most of the file.
+        # Bulk readers ask for their bytes ahead instead (AddressSpace.reading).
+        if hasattr(mmap, "MADV_RANDOM"):
+            try:
+                self._mmap.madvise(mmap.MADV_RANDOM)
+            except OSError:
+                pass
         try:
             # Decoded in bulk: a core has thousands of program headers.
             count, at = elf.num_segments(), elf["e_phoff"]

@@ -31,7 +31,9 @@ from .scan.heapscan import (
     plan_scan,
     scan_heap,
 )
-from .scan.pages import HeapPage, find_pages, missing_pages
+from .scan import isolate as isolate_module
+from .scan.isolate import IsolateMemory
+from .scan.pages import HeapPage, find_pages, heap_areas, missing_pages
 from .scan.sweep import Progress, Sweeper
 from .v8.binary import NodeBinary, node_of_core
 from .v8.heap import Heap
@@ -89,6 +91,28 @@ class Dump:
         """The V8 heap pages in the core, found once."""
         return find_pages(self.core.memory, self.layout)
 
+    @cached_property
+    def isolate(self) -> IsolateMemory:
+        """Where V8 keeps what the heap pages do not say (its Isolate, the stacks), found
+        once."""
+        return isolate_module.locate(self.core.memory, self.pages, self.core.threads,
+                                     self.warnings)
+
+    def read_ahead(self) -> None:
+        """Ask the kernel to read the heap pages now, without waiting for them: a scan
+        reads them all, and a cold core's reading then overlaps other work (the other
+        core of a diff)."""
+        self.core.memory.reading(heap_areas(self.core.memory, self.layout, self.pages, None)[0])
+
+    def bytes_read(self) -> int:
+        """Bytes of the core read so far (in whole pages: what the kernel reads at
+        least)."""
+        return self.core.memory.touched_bytes()
+
+    def heap_page_bytes(self) -> int:
+        """Bytes of the core that hold V8's heap pages' object areas."""
+        return sum(page.area_end - page.area_start for page in self.pages)
+
     def info(self) -> DumpInfo:
         """Versions, binary, segments and sizes; the areas a heap scan walks, without the
         walk (or the scan's, if one was made)."""
@@ -97,8 +121,8 @@ class Dump:
             plan = self._scans[False].plan
         else:
             with Sweeper() as sweeper:
-                plan = plan_scan(memory, self.layout, pages, self.warnings, sweeper,
-                                 whole_young=True)
+                plan = plan_scan(memory, self.layout, pages, self.isolate, self.warnings,
+                                 sweeper, whole_young=True)
         areas, young = plan.areas, plan.young_bytes
         return DumpInfo(
             self.core.path, self.core.file_size, self.core.process_name, self.core.process_args,
@@ -119,7 +143,8 @@ class Dump:
         if include_dead not in self._scans:
             try:
                 self._scans[include_dead] = scan_heap(
-                    self.core.memory, self.layout, self.pages, self.warnings, progress,
+                    self.core.memory, self.layout, self.pages, self.isolate, self.warnings,
+                    progress,
                     collect=self.namer.per_object_maps, include_dead=include_dead, jobs=jobs,
                     **({} if include_dead else {"census": self._reachable_census,
                                                 "census_weight": marking.WEIGHT,
@@ -138,7 +163,7 @@ class Dump:
     def _reachable_census(self, plan: ScanPlan, per_object: np.ndarray,
                           sweeper: Sweeper) -> HeapScan:
         graph = marking.build_graph(self.core.memory, self.layout, self.pages, plan,
-                                    self.core.threads, self.warnings, sweeper)
+                                    self.core.threads, self.isolate, self.warnings, sweeper)
         if not graph.roots.have_isolate:
             self.warnings.add("V8's roots (its Isolate) are not in the core: every object "
                               "on the heap pages is counted, reachable or not")
@@ -159,7 +184,8 @@ class Dump:
                 else:  # the census counted everything: it has no graph
                     self._graph = marking.build_graph(
                         self.core.memory, self.layout, self.pages, scan.plan,
-                        self.core.threads, self.warnings, sweeper, want_parents=True)
+                        self.core.threads, self.isolate, self.warnings, sweeper,
+                        want_parents=True)
             if not self._graph.roots.have_isolate:
                 self.warnings.add("V8's roots (its Isolate) are not in the core: paths start "
                                   "only at handles and stacks, and an object they do not "

@@ -29,16 +29,18 @@ def require_tools() -> tuple[str, str]:
     return node, gcore  # type: ignore[return-value]
 
 
-def take_core(gcore: str, pid: int, prefix: str) -> str:
+def take_core(gcore: str, pid: int, prefix: str, sparse: bool = True) -> str:
     """Dump process `pid` with gcore to `prefix.PID`; return the core's path. gcore
     writes V8's reserved, never-touched address ranges out as zeros (most of a node
-    core); they are made holes of a sparse file, where util-linux's fallocate can."""
+    core); unless `sparse` is False they are made holes of a sparse file, where
+    util-linux's fallocate can."""
     done = subprocess.run([gcore, "-o", prefix, str(pid)], capture_output=True, text=True)
     path = f"{prefix}.{pid}"
     if done.returncode != 0 or not os.path.exists(path):
         raise V8ScanError(f"gcore could not dump process {pid}: {done.stderr.strip()[-300:]}",
                           hint="gcore needs ptrace rights (root, or kernel.yama.ptrace_scope=0)")
-    make_sparse(path)
+    if sparse:
+        make_sparse(path)
     return path
 
 

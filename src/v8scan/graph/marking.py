@@ -20,6 +20,7 @@ from ..core import AddressSpace, Thread
 from ..errors import V8ScanError, Warnings
 from ..scan import scanrules as rules
 from ..scan.heapscan import WEIGHT_OBJECTS, HeapScan, ScanPlan, area_tasks
+from ..scan.isolate import IsolateMemory
 from ..scan.pages import HeapPage
 from ..scan.sweep import Sweeper, scanner_module
 from ..v8.layout import Layout
@@ -101,7 +102,7 @@ def list_objects(memory: AddressSpace, plan: ScanPlan, weak_collections: np.ndar
     allocated once (growing ones would take twice the memory and time)."""
     impl = scanner_module()
     kinds, fixed, flags, params = plan.walk_rules
-    args = (memory.as_array(), plan.areas, plan.maps + np.uint64(1), kinds, fixed, flags,
+    args = (memory.reading(plan.areas), plan.areas, plan.maps + np.uint64(1), kinds, fixed, flags,
             params)
     tasks = area_tasks(plan.areas)
     collect = flags | np.where(weak_collections, rules.MAP_COLLECT, 0).astype(np.uint8)
@@ -138,15 +139,15 @@ def _concatenate(arrays: list[np.ndarray]) -> np.ndarray:
 
 
 def build_graph(memory: AddressSpace, layout: Layout, pages: list[HeapPage], plan: ScanPlan,
-                threads: list[Thread], warnings: Warnings, sweeper: Sweeper,
-                want_parents: bool = False) -> ObjectGraph:
+                threads: list[Thread], isolate: IsolateMemory, warnings: Warnings,
+                sweeper: Sweeper, want_parents: bool = False) -> ObjectGraph:
     """Every object of the plan's areas, marked from the roots of the core."""
     addresses, info, collections = list_objects(
         memory, plan, np.isin(plan.instance_types, weak_collection_types(layout)), sweeper)
     if len(addresses) > rules.MAX_OBJECTS:
         raise V8ScanError(f"{len(addresses):,} objects: more than the object graph can "
                           "number (2**31 - 1)", hint="--all counts without the graph")
-    roots = find_roots(memory, pages, threads, layout.page_alignment, warnings)
+    roots = find_roots(memory, pages, threads, isolate, layout.page_alignment, warnings)
     flags = np.where(ephemeron_maps(memory, layout, plan, collections),
                      rules.MAP_EPHEMERON, 0).astype(np.uint8)
     unmarked = ObjectGraph(addresses, info, np.zeros(0, np.uint8), None, roots, flags)
@@ -158,9 +159,9 @@ def mark_graph(memory: AddressSpace, layout: Layout, plan: ScanPlan, graph: Obje
     """`graph`'s objects marked from its roots (again): the same objects, roots and flags,
     new marks, and the parents if wanted. The object table is shared, not copied."""
     marker = scanner_module().Marker(
-        memory.as_array(), plan.areas, graph.addresses, graph.info, trace_rules(layout, plan),
-        graph.map_flags, ephemeron_start(layout), layout.page_alignment.bit_length() - 1,
-        want_parents)
+        memory.reading(plan.areas), plan.areas, graph.addresses, graph.info,
+        trace_rules(layout, plan), graph.map_flags, ephemeron_start(layout),
+        layout.page_alignment.bit_length() - 1, want_parents)
     roots = graph.roots
     for group in range(len(roots.groups)):
         marker.add_roots(roots.words[roots.group_of == group], group)

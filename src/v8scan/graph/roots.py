@@ -9,7 +9,9 @@ found by what they look like, the way the rest of v8scan finds heap objects:
 - handle scopes: the handles in use in the isolate's handle blocks;
 - global handles: V8 allocates them in blocks of 256 nodes of 32 bytes, each node holding
   its own index (0 to 255) at byte 10 and its state in the low bits of byte 11; a node in
-  the NORMAL state is a strong root (v8::Global, v8::Persistent), a WEAK one is not;
+  the NORMAL state is a strong root (v8::Global, v8::Persistent), a WEAK one is not. The
+  blocks are found by their links from the Isolate (global_handle_blocks), or where that
+  fails by their look in all writable memory;
 - every thread's registers and stack, from below its stack pointer (the red zone) up to
   the end of the stack's mapping, taken conservatively as V8's own stack scan can be.
 
@@ -19,7 +21,6 @@ object's start. Knows where roots are kept, not what the objects are.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
 
@@ -27,26 +28,21 @@ import numpy as np
 
 from ..core import AddressSpace, Thread
 from ..errors import Warnings
+from ..scan.isolate import CHUNK_FLAGS, IsolateMemory, words_of
 from ..scan.pages import HeapPage, outside_pages
-
-# glibc malloc: a chunk's size word sits just before the block, its low bits are flags.
-CHUNK_FLAGS = 7
-CHUNK_IS_MMAPPED = 2
-ISOLATE_SEARCH = 256 << 10   # the Isolate starts at most this far before its Heap
-MAX_ISOLATE = 1 << 20        # and is smaller than this
-FALLBACK_BEFORE, FALLBACK_AFTER = 64 << 10, 16 << 10  # the part taken if no block is found
 
 HANDLE_BLOCK_BYTES = 1022 * 8   # V8's kHandleBlockSize words (KB - 2: a block fits a page)
 HANDLE_BLOCK_CHUNK = 1024 * 8   # and the malloc chunk that holds it
 MAX_HANDLE_BLOCKS = 1 << 16     # 512 MB of handles: no real process comes near
+MAX_NODE_BLOCKS = 1 << 20       # 8 GB of global handles: as far as a chain is followed
 
 NODE_SIZE = 32               # a global handle: object, class id, index, flags, data, callback
 NODES_PER_BLOCK = 256
+NODE_BLOCK_BYTES = NODE_SIZE * NODES_PER_BLOCK  # then the block's next_, global_handles_
 NODE_INDEX, NODE_FLAGS = 10, 11
 NODE_STATE_MASK, NODE_NORMAL = 7, 1
+NODE_SPACE_WITHIN = 4        # GlobalHandles' regular_nodes_ is among its first words
 ISOLATE = "(Isolate)"
-RED_ZONE = 128               # the System V ABI lets a leaf function use this below rsp
-MAX_STACK = 64 << 20         # of a thread's stack read (Linux's default limit is 8 MB)
 
 
 @dataclass
@@ -75,47 +71,31 @@ class Roots:
 
 
 def find_roots(memory: AddressSpace, pages: list[HeapPage], threads: list[Thread],
-               page_size: int, warnings: Warnings) -> Roots:
+               isolate: IsolateMemory, page_size: int, warnings: Warnings) -> Roots:
     """The roots of the heap on `pages` (see the module's docstring)."""
     parts: list[tuple[str, np.ndarray]] = []
-    isolate = isolate_block(memory, pages, warnings)
-    if isolate is not None:
-        words = _words(memory, *isolate)
+    words = isolate.words(memory)
+    if isolate.block is not None:
         parts.append((ISOLATE, words))
-    parts.append(("(Global handles)", strong_global_handles(memory, pages, page_size)))
-    if isolate is not None:
-        parts.append(("(Handle scope)", handle_scope_words(memory, isolate[0], words)))
-    for number, thread in enumerate(threads, 1):
+    blocks = None if isolate.block is None else \
+        global_handle_blocks(memory, isolate.block[0], words)
+    if blocks is None:
+        warnings.add("V8's global handles were not found through its Isolate: all writable "
+                     "memory was searched for them (this reads much more of the core)")
+        parts.append(("(Global handles)", strong_global_handles(
+            memory, _node_blocks_anywhere(memory, pages, page_size))))
+    else:
+        parts.append(("(Global handles)", strong_global_handles(memory, blocks)))
+    if isolate.block is not None:
+        parts.append(("(Handle scope)", handle_scope_words(memory, isolate.block[0], words)))
+    for number, (thread, stack) in enumerate(zip(threads, isolate.stacks), 1):
         parts.append((f"(Stack of thread {number})", np.concatenate([
-            np.array(thread.registers, dtype=np.uint64), stack_words(memory, thread)])))
+            np.array(thread.registers, dtype=np.uint64),
+            np.zeros(0, np.uint64) if stack is None else words_of(memory, *stack)])))
     if not threads:
         warnings.add("the core has no thread notes: objects held only by a running "
                      "function are not seen as reachable")
     return Roots.of(parts)
-
-
-def _words(memory: AddressSpace, start: int, end: int) -> np.ndarray:
-    """The words of [start, end) that the core holds (none if any is missing)."""
-    raw = memory.read(start, end - start) if end > start else None
-    return np.zeros(0, np.uint64) if raw is None else np.frombuffer(raw, dtype="<u8").copy()
-
-
-def isolate_block(memory: AddressSpace, pages: list[HeapPage],
-                  warnings: Warnings) -> Optional[tuple[int, int]]:
-    """[start, end) of the Isolate: the malloc'ed block that holds the Heap the pages
-    name."""
-    heaps = Counter(page.heap for page in pages if page.heap)
-    if not heaps:
-        warnings.add("no heap page names its Heap, so V8's Isolate (its own roots) was "
-                     "not found")
-        return None
-    heap = heaps.most_common(1)[0][0]
-    block = malloc_block_around(memory, heap)
-    if block is None:
-        warnings.add("the Isolate's memory block was not found; its neighbourhood is "
-                     "taken as its roots")
-        block = (heap - FALLBACK_BEFORE, heap + FALLBACK_AFTER)
-    return block
 
 
 def handle_scope_words(memory: AddressSpace, isolate: int, words: np.ndarray) -> np.ndarray:
@@ -131,9 +111,9 @@ def handle_scope_words(memory: AddressSpace, isolate: int, words: np.ndarray) ->
         if not (0 < block <= next_ <= limit) or (next_ | limit) & 7 or \
                 (memory.u64(block - 8) or 0) & ~CHUNK_FLAGS != HANDLE_BLOCK_CHUNK:
             continue
-        found.append(_words(memory, block, next_))
+        found.append(words_of(memory, block, next_))
         for earlier in _earlier_handle_blocks(memory, isolate, words, block):
-            found.append(_words(memory, earlier, earlier + HANDLE_BLOCK_BYTES))
+            found.append(words_of(memory, earlier, earlier + HANDLE_BLOCK_BYTES))
         break
     return np.concatenate(found or [np.zeros(0, np.uint64)])
 
@@ -149,7 +129,7 @@ def _earlier_handle_blocks(memory: AddressSpace, isolate: int, words: np.ndarray
         if data is None or capacity is None or size is None or \
                 not 0 < size <= capacity <= MAX_HANDLE_BLOCKS:
             continue
-        blocks = _words(memory, data, data + 8 * size)
+        blocks = words_of(memory, data, data + 8 * size)
         if len(blocks) == size and int(blocks[-1]) == current:
             # Each block once: a crafted vector naming one block a million times costs
             # no more than the core's bytes.
@@ -157,58 +137,60 @@ def _earlier_handle_blocks(memory: AddressSpace, isolate: int, words: np.ndarray
     return []
 
 
-def malloc_block_around(memory: AddressSpace, address: int) -> Optional[tuple[int, int]]:
-    """[start, end) of the glibc malloc block that holds `address`: the nearest size word
-    before it whose block reaches past it and is followed by another chunk's size word."""
-    lowest = address - ISOLATE_SEARCH
-    seg = memory.segment_at(address)
-    if seg is None:
-        return None
-    lowest = max(lowest, seg.vaddr) // 8 * 8
-    words = _words(memory, lowest, address // 8 * 8)
-    for i in range(len(words) - 1, -1, -1):
-        size = int(words[i]) & ~CHUNK_FLAGS
-        start = lowest + 8 * i + 8
-        if int(words[i]) & CHUNK_IS_MMAPPED or size % 16 or \
-                not address - start < size - 8 < MAX_ISOLATE:
+def global_handle_blocks(memory: AddressSpace, isolate: int,
+                         words: np.ndarray) -> Optional[list[int]]:
+    """The blocks of global handle nodes, by their links, or None where they are not found:
+    the Isolate (at `isolate`, its `words`) points to its GlobalHandles, whose first field
+    is the Isolate; GlobalHandles::regular_nodes_, among its first words, points to a
+    NodeSpace whose first field is the GlobalHandles and second first_block_; each block's
+    nodes are followed by next_ and global_handles_ (which says it is one)."""
+    for handles in np.unique(words[(words & np.uint64(7)) == 0]).tolist():
+        if not handles or memory.u64(handles) != isolate:
             continue
-        after = memory.u64(start - 8 + size)
-        if after is not None and after & 1 and 32 <= after & ~CHUNK_FLAGS < 1 << 40 \
-                and (after & ~CHUNK_FLAGS) % 16 == 0:
-            return start, start + size - 8
+        for k in range(1, NODE_SPACE_WITHIN + 1):
+            space = memory.u64(handles + 8 * k)
+            if not space or memory.u64(space) != handles:
+                continue
+            blocks, block = [], memory.u64(space + 8)
+            while block and memory.u64(block + NODE_BLOCK_BYTES + 8) == handles \
+                    and len(blocks) < MAX_NODE_BLOCKS:
+                blocks.append(block)
+                block = memory.u64(block + NODE_BLOCK_BYTES)
+            if blocks:
+                return sorted(set(blocks))  # each once, though a crafted list loops
     return None
 
 
-def strong_global_handles(memory: AddressSpace, pages: list[HeapPage],
-                          page_size: int) -> np.ndarray:
-    """The objects of every NORMAL (strong) global handle, in blocks found outside the
-    heap pages."""
-    data = memory.as_array()
+def strong_global_handles(memory: AddressSpace, blocks: list[int]) -> np.ndarray:
+    """The objects of every NORMAL (strong) global handle of the node `blocks` that look
+    like one (each node's index in its place)."""
+    nodes = np.arange(NODES_PER_BLOCK) * NODE_SIZE
     found = []
-    for vaddr, offset, size in outside_pages(memory, pages, page_size).tolist():
-        span = NODES_PER_BLOCK * NODE_SIZE
-        if size < span:
+    for block in blocks:
+        view = memory.read(block, NODE_BLOCK_BYTES)
+        if view is None:
             continue
-        raw = data[offset:offset + size]
-        # Blocks are 8-aligned: nodes 0, 1 and 2 first, then all 256 of the candidates.
-        at = np.flatnonzero(raw[NODE_INDEX:size - span + NODE_INDEX + 1:8] == 0) * 8
-        for k in (1, 2, 255):
-            at = at[raw[at + k * NODE_SIZE + NODE_INDEX] == k]
-        nodes = np.arange(NODES_PER_BLOCK) * NODE_SIZE
-        for start in at.tolist():
-            if np.array_equal(raw[start + nodes + NODE_INDEX], np.arange(NODES_PER_BLOCK)):
-                flags = raw[start + nodes + NODE_FLAGS]
-                strong = nodes[(flags & NODE_STATE_MASK) == NODE_NORMAL]
-                found.append(raw[start:start + span].view("<u8")[strong // 8].copy())
+        raw = np.frombuffer(view, dtype=np.uint8)
+        if np.array_equal(raw[nodes + NODE_INDEX], np.arange(NODES_PER_BLOCK)):
+            strong = nodes[(raw[nodes + NODE_FLAGS] & NODE_STATE_MASK) == NODE_NORMAL]
+            found.append(raw.view("<u8")[strong // 8].copy())
     return np.concatenate(found or [np.zeros(0, np.uint64)]).astype(np.uint64)
 
 
-def stack_words(memory: AddressSpace, thread: Thread) -> np.ndarray:
-    """The words of a thread's stack in use: from its red zone below the stack pointer to
-    the end of the mapping it is in (at most MAX_STACK bytes)."""
-    rsp = thread.stack_pointer
-    seg = memory.segment_at(rsp)
-    if seg is None:
-        return np.zeros(0, np.uint64)
-    start = max(seg.vaddr, rsp - RED_ZONE) // 8 * 8
-    return _words(memory, start, min(seg.end, start + MAX_STACK))
+def _node_blocks_anywhere(memory: AddressSpace, pages: list[HeapPage],
+                          page_size: int) -> list[int]:
+    """Addresses of whatever looks like a block of global handle nodes in writable memory
+    outside the heap pages (nodes 0, 1, 2 and 255 holding their index first)."""
+    rows = outside_pages(memory, pages, page_size)
+    data = memory.reading(rows)
+    found = []
+    for vaddr, offset, size in rows.tolist():
+        if size < NODE_BLOCK_BYTES:
+            continue
+        raw = data[offset:offset + size]
+        # Blocks are 8-aligned: nodes 0, 1 and 2 first, then all 256 of the candidates.
+        at = np.flatnonzero(raw[NODE_INDEX:size - NODE_BLOCK_BYTES + NODE_INDEX + 1:8] == 0) * 8
+        for k in (1, 2, 255):
+            at = at[raw[at + k * NODE_SIZE + NODE_INDEX] == k]
+        found += (np.uint64(vaddr) + at.astype(np.uint64)).tolist()
+    return found

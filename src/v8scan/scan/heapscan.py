@@ -18,7 +18,8 @@ from ..core import AddressSpace
 from ..errors import NoV8HeapError, Warnings
 from ..v8.layout import Layout
 from . import scanrules as rules
-from .pages import PF_W, AllocationArea, HeapPage, find_allocation_areas, heap_areas
+from .isolate import IsolateMemory
+from .pages import AllocationArea, HeapPage, find_allocation_areas, heap_areas, outside_pages
 from .sweep import Progress, Sweeper, area_groups, scanner_module
 
 # Rough cost per byte of each sweep, so that a progress bar moves evenly through them.
@@ -84,22 +85,22 @@ class HeapScan:
         return self.plan.walk_rules[0] != rules.SIZE_UNKNOWN
 
 
-def plan_scan(memory: AddressSpace, layout: Layout, pages: list[HeapPage], warnings: Warnings,
-              sweeper: Sweeper, include_dead: bool = False,
-              whole_young: bool = False) -> ScanPlan:
+def plan_scan(memory: AddressSpace, layout: Layout, pages: list[HeapPage],
+              isolate: IsolateMemory, warnings: Warnings, sweeper: Sweeper,
+              include_dead: bool = False, whole_young: bool = False) -> ScanPlan:
     """The areas to walk and the maps in them: two sweeps (meta maps, then maps), and one
     more over the words of the heap to leave stale allocation areas uncut
     (`stale_allocation_areas`). `whole_young` walks young pages whole, for a census that
     judges liveness itself (pages.heap_areas). Raises NoV8HeapError when there is no heap
     to walk."""
     impl = scanner_module(warnings)
-    allocation_areas = None if include_dead else find_allocation_areas(memory, layout, pages,
-                                                                       sweeper)
+    allocation_areas = None if include_dead else locate_allocation_areas(
+        memory, layout, pages, isolate, warnings, sweeper)
     areas, young_bytes = heap_areas(memory, layout, pages, allocation_areas, whole_young)
     if len(areas) == 0:
         raise NoV8HeapError("no V8 heap pages found in the core",
                             hint="is this a core of a node process?")
-    data = memory.as_array()
+    data = memory.reading(areas)
     meta = np.concatenate(sweeper.run(impl.find_meta_maps, [
         ((data, areas[a:b], layout.map_type, layout.map_instance_type), n)
         for a, b, n in area_tasks(areas)], WEIGHT_WORDS))
@@ -135,6 +136,23 @@ def plan_scan(memory: AddressSpace, layout: Layout, pages: list[HeapPage], warni
         # The rests given back to the walk may hold maps too.
         maps, types, walk_rules = maps_in(_clip(areas, [(a.top, a.limit) for a in stale]), maps)
     return ScanPlan(areas, young_bytes, meta, maps, types, walk_rules)
+
+
+def locate_allocation_areas(memory: AddressSpace, layout: Layout, pages: list[HeapPage],
+                            isolate: IsolateMemory, warnings: Warnings,
+                            sweeper: Sweeper) -> list[AllocationArea]:
+    """The allocation areas, looked for where V8 keeps them (in and next to its Isolate,
+    on the stacks); without the Isolate, or where none is there, in all writable memory,
+    with a warning."""
+    if isolate.block is not None:
+        found = find_allocation_areas(memory, layout, pages,
+                                      isolate.neighbourhood(memory, pages), sweeper)
+        if found:
+            return found
+    warnings.add("V8's allocation areas were not found next to its Isolate: all writable "
+                 "memory was searched for them (this reads much more of the core)")
+    return find_allocation_areas(memory, layout, pages,
+                                 outside_pages(memory, pages, layout.page_alignment), sweeper)
 
 
 def stale_allocation_areas(memory: AddressSpace, areas: np.ndarray, maps: np.ndarray,
@@ -187,8 +205,8 @@ def _clip(areas: np.ndarray, ranges: list[tuple[int, int]]) -> np.ndarray:
 Census = Callable[[ScanPlan, np.ndarray, Sweeper], HeapScan]
 
 
-def scan_heap(memory: AddressSpace, layout: Layout, pages: list[HeapPage], warnings: Warnings,
-              progress: Optional[Progress] = None,
+def scan_heap(memory: AddressSpace, layout: Layout, pages: list[HeapPage],
+              isolate: IsolateMemory, warnings: Warnings, progress: Optional[Progress] = None,
               collect: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None,
               include_dead: bool = False, jobs: Optional[int] = None,
               census: Optional[Census] = None, census_weight: int = WEIGHT_OBJECTS,
@@ -205,11 +223,10 @@ def scan_heap(memory: AddressSpace, layout: Layout, pages: list[HeapPage], warni
     `whole_young` as in `plan_scan`.
     """
     page_bytes = sum(p.area_end - p.area_start for p in pages)
-    writable = sum(s.filesz for s in memory.segments if s.flags & PF_W)
-    estimate = (max(writable - page_bytes, 0) * WEIGHT_WORDS
-                + page_bytes * (2 * WEIGHT_WORDS + WEIGHT_MAPS + census_weight))
+    estimate = page_bytes * (2 * WEIGHT_WORDS + WEIGHT_MAPS + census_weight)
     with Sweeper(jobs, progress, estimate) as sweeper:
-        plan = plan_scan(memory, layout, pages, warnings, sweeper, include_dead, whole_young)
+        plan = plan_scan(memory, layout, pages, isolate, warnings, sweeper, include_dead,
+                         whole_young)
         if include_dead:
             warnings.add("--all: counting every object found, including dead ones V8 has "
                          "freed (free space and young-generation pages are scanned too)")
@@ -233,7 +250,7 @@ def count_all(memory: AddressSpace, plan: ScanPlan, per_object: np.ndarray,
     impl = scanner_module()
     kinds, fixed, flags, params = plan.walk_rules
     flags = flags | np.where(per_object, rules.MAP_COLLECT, 0).astype(np.uint8)
-    fixed_args = (memory.as_array(), plan.areas, plan.maps + np.uint64(1), kinds, fixed,
+    fixed_args = (memory.reading(plan.areas), plan.areas, plan.maps + np.uint64(1), kinds, fixed,
                   flags, params)
     counts = np.zeros(len(plan.maps), dtype=np.int64)
     total_sizes = np.zeros(len(plan.maps), dtype=np.int64)
@@ -261,7 +278,8 @@ def collect_objects(memory: AddressSpace, scan: HeapScan, wanted: np.ndarray,
     address order: the scan's walk again, recording those objects."""
     kinds, fixed, flags, params = scan.walk_rules
     flags = flags | np.where(wanted, rules.MAP_COLLECT, 0).astype(np.uint8)
-    args = (memory.as_array(), scan.areas, scan.maps + np.uint64(1), kinds, fixed, flags, params)
+    args = (memory.reading(scan.areas), scan.areas, scan.maps + np.uint64(1), kinds, fixed,
+            flags, params)
     found: list[tuple[np.ndarray, np.ndarray]] = []
     with Sweeper(jobs) as sweeper:
         sweeper.run(scanner_module().count_objects,
@@ -286,7 +304,7 @@ def _references(memory: AddressSpace, areas: np.ndarray, maps: np.ndarray, walk_
     their tagged pointers); the objects holding the words found are then found by walking
     only the areas they are in."""
     impl = scanner_module()
-    data = memory.as_array()
+    data = memory.reading(areas)
     keys = np.unique(np.asarray(targets, dtype=np.uint64)) + np.uint64(1)
     found: list[tuple[np.ndarray, np.ndarray]] = []
     sweeper.run(impl.find_words, [((data, areas[a:b], keys), n) for a, b, n in area_tasks(areas)],
@@ -319,8 +337,9 @@ def _meta_map_by_use(memory: AddressSpace, layout: Layout, areas: np.ndarray) ->
     page cut off, say): the pointer that the most words point with, where those words
     start objects that look like maps (a known instance type, a nonzero instance size or
     a variable-sized type, descriptors and a prototype that are heap objects)."""
-    data, parts, held = memory.as_array(), [], 0
-    for vaddr, offset, size in areas.tolist():
+    sample = areas[:int(np.searchsorted(np.cumsum(areas[:, 2]), META_MAP_SAMPLE)) + 1]
+    data, parts, held = memory.reading(sample), [], 0
+    for vaddr, offset, size in sample.tolist():
         parts.append((vaddr, data[offset:offset + size // 8 * 8].view("<u8")))
         held += size
         if held >= META_MAP_SAMPLE:

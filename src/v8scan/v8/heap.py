@@ -157,61 +157,116 @@ class Heap:
     # --- functions -----------------------------------------------------------------
     def function_name(self, sfi: Optional[int]) -> str:
         """SharedFunctionInfo::Name(): the shared name, '' when there is none."""
-        if sfi is None:
-            return ""
-        L = self.layout
-        target = self.pointer(sfi, L.sfi_name_or_scope_info)
-        if target is None:
-            return ""  # kNoSharedNameSentinel
-        t = self.instance_type(target)
-        if t == L.scope_info_type:
-            return self.string(self.scope_info_function_name(target)) or ""
-        return self.string(target) or ""
+        return "" if sfi is None else self.function_names(np.array([sfi], np.uint64))[0]
 
-    def scope_info_function_name(self, scope_info: int) -> Optional[int]:
-        """Address of the function variable's name in a ScopeInfo, or None."""
-        found = self._scope_info_function_variable(scope_info)
-        if found is None or (found[0] >> self.layout.scope_info_function_variable_shift) & 3 == 0:
-            return None
-        return self.pointer(scope_info, self.layout.tagged_size * (1 + found[1]))
+    def function_names(self, sfis: np.ndarray) -> list[str]:
+        """function_name of each SharedFunctionInfo at `sfis`, read in bulk: its shared
+        name, or its ScopeInfo's function variable's name; '' where there is none
+        (kNoSharedNameSentinel)."""
+        L = self.layout
+        target = self.pointers(np.asarray(sfis, np.uint64) + np.uint64(L.sfi_name_or_scope_info))
+        scope = self.instance_types(target) == L.scope_info_type
+        names = target.copy()
+        flags, index = self._function_variables(target[scope])
+        has_name = index >= 0
+        has_name[has_name] = (flags[has_name] >> L.scope_info_function_variable_shift) & 3 != 0
+        slots = target[scope] + np.uint64(L.tagged_size) * (1 + np.maximum(index, 0)).astype(
+            np.uint64)
+        names[scope] = np.where(has_name, self.pointers(np.where(has_name, slots, 0)), 0)
+        return [text or "" for text in self.strings(names)]
+
+    def pointers(self, slots: np.ndarray) -> np.ndarray:
+        """The untagged address each word at `slots` (0: none) points to, 0 for Smis and
+        missing memory."""
+        words, found = self.memory.u64_many(np.asarray(slots, np.uint64))
+        return np.where(found & (slots != 0) & (words & np.uint64(3) == 1),
+                        words - np.uint64(1), 0).astype(np.uint64)
+
+    def instance_types(self, objects: np.ndarray) -> np.ndarray:
+        """The instance type of each object at `objects` (0: none), -1 where unreadable."""
+        maps = self.pointers(objects)
+        words, found = self.memory.u64_many(
+            np.where(maps != 0, maps + np.uint64(self.layout.map_instance_type), 0))
+        return np.where(found & (maps != 0), words & np.uint64(0xFFFF), -1).astype(np.int64)
+
+    def smis(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The Smi value of each word at `slots` (int64), and whether it is one."""
+        words, found = self.memory.u64_many(slots)
+        shift = np.uint64(self.layout.smi_shift_size + 1)
+        is_smi = found & (words & ((np.uint64(1) << shift) - np.uint64(1)) == 0)
+        values = (words >> shift).astype(np.uint32).view(np.int32).astype(np.int64)
+        return np.where(is_smi, values, 0), is_smi
+
+    def strings(self, objects: np.ndarray) -> list[Optional[str]]:
+        """`string` of each object at `objects` (0: None). Sequential strings, and thin
+        ones pointing at them (internalized names mostly are), are read with their type
+        and length in bulk; others one by one."""
+        L = self.layout
+        objects = np.asarray(objects, np.uint64)
+        types = self.instance_types(objects)
+        is_string = np.array([t >= 0 and L.is_string(t) for t in types.tolist()], dtype=bool)
+        rep = np.where(is_string, types & L.string_representation_mask, -1)
+        thin = rep == L.thin_string_tag
+        actual = objects.copy()
+        actual[thin] = self.pointers(objects[thin] + np.uint64(L.thin_actual))
+        types[thin] = self.instance_types(actual[thin])
+        lengths, ok = self.memory.u64_many(actual + np.uint64(L.string_length))
+        lengths = (lengths & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.int32)
+        texts: list[Optional[str]] = []
+        for obj, real, t, length, found in zip(objects.tolist(), actual.tolist(),
+                                               types.tolist(), lengths.tolist(), ok.tolist()):
+            if obj == 0:
+                texts.append(None)
+            elif obj in self._string_cache:
+                texts.append(self._string_cache[obj])
+            elif found and real and t >= 0 and L.is_string(t) and 0 <= length and \
+                    L.string_representation(t) == L.seq_string_tag:
+                one_byte = L.is_one_byte_string(t)
+                chars = real + (L.seq_one_byte_chars if one_byte else L.seq_two_byte_chars)
+                self._string_cache[obj] = self._chars(chars, min(length, MAX_STRING), one_byte)
+                texts.append(self._string_cache[obj])
+            else:
+                texts.append(self.string(obj))
+        return texts
 
     def scope_info_start(self, scope_info: int) -> Optional[int]:
         """The source position a function's ScopeInfo starts at, or None."""
         L = self.layout
         index = L.scope_info_position_slot
         if index < 0:  # after the function variable (name, slot) and the inferred name
-            found = self._scope_info_function_variable(scope_info)
-            if found is None:
+            flag_array, index_array = self._function_variables(np.array([scope_info], np.uint64))
+            flags, index = int(flag_array[0]), int(index_array[0])
+            if index < 0:
                 return None
-            flags, index = found
             index += 2 if (flags >> L.scope_info_function_variable_shift) & 3 else 0
             index += (flags >> L.scope_info_inferred_name_shift) & 1
         start = self.smi_field(scope_info, L.tagged_size * (1 + index))
         end = self.smi_field(scope_info, L.tagged_size * (2 + index))
         return start if start is not None and end is not None and 0 <= start <= end else None
 
-    def _scope_info_function_variable(self, scope_info: int) -> Optional[tuple[int, int]]:
-        """(flags, slot index where the function variable's info would be) of a ScopeInfo;
-        slots count from the word after the map."""
+    def _function_variables(self, scope_infos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per ScopeInfo at `scope_infos`: its flags, and the slot index (counting from the
+        word after the map) where its function variable's info would be; -1 where
+        unreadable."""
         L = self.layout
-        tagged = L.tagged_size
+        tagged = np.uint64(L.tagged_size)
         if L.scope_info_flags_is_smi:
-            flags = self.smi_field(scope_info, tagged)
+            flags, ok = self.smis(scope_infos + tagged)
         else:
-            flags = self.memory.u32(scope_info + tagged)
-        count = self.context_local_count(scope_info)
-        if flags is None or count is None or count < 0:
-            return None
+            words, ok = self.memory.u64_many(scope_infos + tagged)
+            flags = (words & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        count, is_smi = self.smis(
+            scope_infos + tagged * np.uint64(1 + L.scope_info_context_local_count))
+        ok &= is_smi & (count >= 0)
         inlined = count < L.scope_info_max_inlined_names
-        index = L.scope_info_first_vars + (count if inlined else 0) + count
-        if not inlined and L.scope_info_has_names_hashtable:
-            index += 1
-        if (flags >> L.scope_info_saved_class_variable_shift) & 1:
-            index += 1
+        index = L.scope_info_first_vars + np.where(inlined, count, 0) + count
+        if L.scope_info_has_names_hashtable:
+            index += ~inlined
+        index += (flags >> L.scope_info_saved_class_variable_shift) & 1
         receiver = L.scope_info_receiver_variable_shift
-        if receiver >= 0 and (flags >> receiver) & 3 in (1, 2):  # STACK or CONTEXT
-            index += 1
-        return flags, index
+        if receiver >= 0:  # STACK or CONTEXT
+            index += np.isin((flags >> receiver) & 3, (1, 2))
+        return flags, np.where(ok, index, -1)
 
     def context_local_count(self, scope_info: int) -> Optional[int]:
         """How many variables a ScopeInfo's context holds, or None."""
@@ -272,14 +327,23 @@ class Heap:
     # --- maps ----------------------------------------------------------------------
     def map_constructor(self, map_addr: int) -> Optional[int]:
         """Map::GetConstructor(): follow back pointers to the first non-map value."""
-        L = self.layout
-        current = map_addr
+        return self.map_constructors(np.array([map_addr], np.uint64))[0] or None
+
+    def map_constructors(self, maps: np.ndarray) -> np.ndarray:
+        """map_constructor of each of `maps`, in bulk (0 where there is none)."""
+        slot = np.uint64(self.layout.map_constructor_or_back_pointer)
+        current = np.asarray(maps, np.uint64).copy()
+        found = np.zeros(len(current), np.uint64)
+        going = np.ones(len(current), dtype=bool)
         for _ in range(MAX_CHAIN):
-            value = self.pointer(current, L.map_constructor_or_back_pointer)
-            if value is None or self.instance_type(value) != L.map_type:
-                return value
-            current = value
-        return None
+            value = self.pointers(np.where(going, current + slot, 0))
+            is_map = going & (self.instance_types(value) == self.layout.map_type)
+            ended = going & ~is_map
+            found[ended] = value[ended]
+            current, going = np.where(is_map, value, current), is_map
+            if not going.any():
+                break
+        return found
 
     def map_bits(self, map_addr: int) -> tuple[int, int]:
         """(bit_field2, bit_field3) of a map."""

@@ -63,6 +63,19 @@ class Namer:
         self._function_names: dict[int, str] = {}
         self._map_shapes: dict[int, tuple[str, ...]] = {}
         self._to_string_tag: dict[int, bool] = {}  # by key address
+        self._constructors: dict[int, Optional[int]] = {}  # by map
+
+    def read_ahead(self, maps: np.ndarray) -> None:
+        """Read in bulk what naming objects of `maps` by constructor needs (each map's
+        constructor and its name), so that label_map and label_object find it cached."""
+        L, heap = self.layout, self.heap
+        maps = np.asarray(maps, np.uint64)
+        constructors = heap.map_constructors(maps)
+        self._constructors.update((m, c or None) for m, c in zip(maps.tolist(),
+                                                                 constructors.tolist()))
+        types = heap.instance_types(constructors)
+        functions = constructors[(types >= L.js_function_type) & (types <= L.last_js_function_type)]
+        self.closure_names(heap.pointers(functions + np.uint64(L.js_function_shared)))
 
     # --- per map -------------------------------------------------------------------
     def label_map(self, map_addr: int, instance_type: int) -> Label:
@@ -214,7 +227,9 @@ class Namer:
         new_target_is_base = (bit_field2 >> L.new_target_is_base_bit) & 1
         is_prototype_map = (bit_field3 >> L.is_prototype_map_shift) & 1
         if instance_type != L.js_proxy_type and new_target_is_base and not is_prototype_map:
-            constructor = heap.map_constructor(map_addr)
+            if map_addr not in self._constructors:
+                self._constructors[map_addr] = heap.map_constructor(map_addr)
+            constructor = self._constructors[map_addr]
             if constructor is not None and L.is_js_function(heap.instance_type(constructor) or -1):
                 name = self.function_name(heap.pointer(constructor, L.js_function_shared))
                 if name and name != "Object":
@@ -291,6 +306,15 @@ class Namer:
     def closure_name(self, sfi: Optional[int]) -> str:
         """A function's row name: its name, or ANONYMOUS (as DevTools shows one without)."""
         return self.function_name(sfi) or ANONYMOUS
+
+    def closure_names(self, sfis: np.ndarray) -> list[str]:
+        """closure_name of each SharedFunctionInfo at `sfis` (0: none), read in bulk."""
+        sfis = np.asarray(sfis, np.uint64)
+        unread = [sfi for sfi in np.unique(sfis).tolist() if sfi not in self._function_names]
+        self._function_names.update(zip(unread, self.heap.function_names(
+            np.array(unread, np.uint64))))
+        return [self._function_names[sfi] or ANONYMOUS if sfi else ANONYMOUS
+                for sfi in sfis.tolist()]
 
     def function_name(self, sfi: Optional[int]) -> str:
         """SharedFunctionInfo::Name(), cached per SharedFunctionInfo."""
