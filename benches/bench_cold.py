@@ -73,7 +73,7 @@ def child(mode: str, paths: list[str], ranges_file: str) -> None:
     elif mode in commands:
         from v8scan.cli import main
         try:
-            main(commands[mode], standalone_mode=False)
+            main(commands[mode])
         except SystemExit as exc:
             if exc.code:
                 raise
