@@ -56,8 +56,7 @@ def test_allocation_areas_and_global_handles_are_found_through_the_isolate(versi
             assert kept and (area.start == area.top or all(
                 _in_a_dead_frame(memory, dump.core.threads, at) for at in kept)), area
 
-        blocks = global_handle_blocks(memory, dump.isolate.block[0],
-                                      dump.isolate.words(memory))
+        blocks = global_handle_blocks(memory, dump.isolate.block[0], dump.isolate.words)
         assert blocks and set(blocks) <= set(_node_blocks_anywhere(memory, pages,
                                                                    layout.page_alignment))
         assert len(strong_global_handles(memory, blocks)) > 0

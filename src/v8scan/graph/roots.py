@@ -74,20 +74,18 @@ def find_roots(memory: AddressSpace, pages: list[HeapPage], threads: list[Thread
                isolate: IsolateMemory, page_size: int, warnings: Warnings) -> Roots:
     """The roots of the heap on `pages` (see the module's docstring)."""
     parts: list[tuple[str, np.ndarray]] = []
-    words = isolate.words(memory)
+    blocks = None
     if isolate.block is not None:
-        parts.append((ISOLATE, words))
-    blocks = None if isolate.block is None else \
-        global_handle_blocks(memory, isolate.block[0], words)
+        parts.append((ISOLATE, isolate.words))
+        blocks = global_handle_blocks(memory, isolate.block[0], isolate.words)
     if blocks is None:
         warnings.add("V8's global handles were not found through its Isolate: all writable "
                      "memory was searched for them (this reads much more of the core)")
-        parts.append(("(Global handles)", strong_global_handles(
-            memory, _node_blocks_anywhere(memory, pages, page_size))))
-    else:
-        parts.append(("(Global handles)", strong_global_handles(memory, blocks)))
+        blocks = _node_blocks_anywhere(memory, pages, page_size)
+    parts.append(("(Global handles)", strong_global_handles(memory, blocks)))
     if isolate.block is not None:
-        parts.append(("(Handle scope)", handle_scope_words(memory, isolate.block[0], words)))
+        parts.append(("(Handle scope)", handle_scope_words(memory, isolate.block[0],
+                                                           isolate.words)))
     for number, (thread, stack) in enumerate(zip(threads, isolate.stacks), 1):
         parts.append((f"(Stack of thread {number})", np.concatenate([
             np.array(thread.registers, dtype=np.uint64),

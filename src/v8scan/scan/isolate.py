@@ -34,17 +34,16 @@ RED_ZONE = 128               # the System V ABI lets a leaf function use this be
 MAX_STACK = 64 << 20         # of a thread's stack read (Linux's default limit is 8 MB)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class IsolateMemory:
-    """The Isolate's malloc block ([start, end), None where it was not found) and the part
-    in use of each thread's stack ([start, end) per thread, None where not in the core)."""
+    """The Isolate's malloc block ([start, end), None where it was not found) and its
+    words (read once: the roots and the allocation areas' search both need them), and
+    the part in use of each thread's stack ([start, end) per thread, None where not in
+    the core)."""
 
     block: Optional[tuple[int, int]]
+    words: np.ndarray
     stacks: tuple[Optional[tuple[int, int]], ...]
-
-    def words(self, memory: AddressSpace) -> np.ndarray:
-        """The Isolate's words (none where it was not found)."""
-        return np.zeros(0, np.uint64) if self.block is None else words_of(memory, *self.block)
 
     def neighbourhood(self, memory: AddressSpace, pages: Sequence[HeapPage]) -> np.ndarray:
         """(vaddr, file offset, size) rows, in address order, of where V8 keeps its state:
@@ -53,7 +52,7 @@ class IsolateMemory:
         ranges = [stack for stack in self.stacks if stack is not None]
         if self.block is not None:
             ranges.append(self.block)
-            pointers = np.unique(self.words(memory))
+            pointers = np.unique(self.words)
             pointers = pointers[(pointers & np.uint64(7)) == 0]
             ranges += [(p, p + POINTED_BYTES) for p in _outside(memory, pages, pointers)]
         return _rows(memory, ranges)
@@ -62,8 +61,9 @@ class IsolateMemory:
 def locate(memory: AddressSpace, pages: Sequence[HeapPage], threads: Sequence[Thread],
            warnings: Warnings) -> IsolateMemory:
     """The Isolate's block and the stacks in use (see IsolateMemory)."""
-    return IsolateMemory(isolate_block(memory, pages, warnings),
-                         tuple(stack_in_use(memory, thread) for thread in threads))
+    block = isolate_block(memory, pages, warnings)
+    words = np.zeros(0, np.uint64) if block is None else words_of(memory, *block)
+    return IsolateMemory(block, words, tuple(stack_in_use(memory, thread) for thread in threads))
 
 
 def isolate_block(memory: AddressSpace, pages: Sequence[HeapPage],
