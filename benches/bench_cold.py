@@ -24,6 +24,7 @@ Needs a file system that honours POSIX_FADV_DONTNEED (not tmpfs: --workdir elsew
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import shutil
@@ -123,6 +124,10 @@ def main() -> None:
     if args.child:
         child(args.child[0], args.child[2:], args.child[1])
         return
+    # As pip does on install: else, under PYTHONDONTWRITEBYTECODE or an editable install
+    # whose sources changed, every run would compile v8scan's modules first (50 ms).
+    import v8scan
+    compileall.compile_dir(os.path.dirname(v8scan.__file__), quiet=1)
     workdir = tempfile.mkdtemp(prefix="v8scan-cold-", dir=args.workdir)
     try:
         paths, rows = make_cores(args.heap_mb, workdir, count=2, sparse=args.sparse)

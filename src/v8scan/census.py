@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import numpy as np
 
+from .arrays import distinct
 from .results import Diff, DiffRow, Histogram, Instance, Row, RowKey
 from .scan.sweep import Progress
 
@@ -95,10 +96,11 @@ def _collected_keys(dump: Dump, scan: HeapScan, shapes: bool) -> list[RowKey]:
     shared = dump.heap.pointers(scan.collected[is_function] + np.uint64(L.js_function_shared))
     for i, name in zip(np.flatnonzero(is_function).tolist(), namer.closure_names(shared)):
         keys[i] = ("closure", name, (), False)
-    objects, maps, types = (a[~is_function].tolist() for a in (scan.collected, maps, types))
-    for i, obj, map_addr, t in zip(np.flatnonzero(~is_function).tolist(), objects, maps,
-                                   types):
-        kind, name = namer.label_object(obj, map_addr, t)
+    objects, maps, types = (a[~is_function] for a in (scan.collected, maps, types))
+    labels = namer.label_objects(objects, maps, types)
+    for i, obj, map_addr, t, (kind, name) in zip(np.flatnonzero(~is_function).tolist(),
+                                                objects.tolist(), maps.tolist(),
+                                                types.tolist(), labels):
         shape, dictionary = ((), False)
         if shapes and namer.has_shape(t):
             shape, dictionary = namer.object_shape(obj, map_addr)
@@ -219,7 +221,7 @@ def sample_new(old: np.ndarray, new: np.ndarray, count: int) -> list[int]:
     """Up to `count` of the sorted addresses `new` that are not in `old`, spread evenly."""
     fresh = np.setdiff1d(new, old, assume_unique=True)
     if len(fresh) > count:
-        fresh = fresh[np.unique(np.linspace(0, len(fresh) - 1, count).round().astype(np.int64))]
+        fresh = fresh[distinct(np.linspace(0, len(fresh) - 1, count).round().astype(np.int64))]
     return fresh.tolist()
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple, Optional
 
 import numpy as np
 
+from .arrays import distinct, distinct_counts, distinct_first, distinct_inverse
 from .census import objects_named
 from .results import UNREACHABLE, RetainerPath
 
@@ -39,7 +40,7 @@ def retainer_paths(dump, targets: np.ndarray, hops: int = DEFAULT_HOPS,
     graph: ObjectGraph = dump.object_graph(jobs)
     scan: HeapScan = dump.scan(jobs=jobs)
     namer = _SlotNamer(dump)
-    targets = _distinct(np.asarray(targets, dtype=np.uint64))
+    targets = distinct(np.asarray(targets, dtype=np.uint64))
     at = np.minimum(np.searchsorted(graph.addresses, targets), max(len(graph.addresses) - 1, 0))
     found = graph.addresses[at] == targets if len(graph.addresses) else np.zeros(0, bool)
     current = at.astype(np.int64)                    # the object each target's path is at
@@ -56,7 +57,7 @@ def retainer_paths(dump, targets: np.ndarray, hops: int = DEFAULT_HOPS,
             break
         parents = graph.parents[current[active]].astype(np.int64)
         from_root = parents < -1
-        for group in _distinct(parents[from_root]).tolist():
+        for group in distinct(parents[from_root]).tolist():
             picked = active[parents == group]
             paths.end(picked, Step(graph.roots.groups[-2 - group]))
             ended[picked] = rooted[picked] = True
@@ -64,9 +65,8 @@ def retainer_paths(dump, targets: np.ndarray, hops: int = DEFAULT_HOPS,
         holders = graph.addresses[parents]
         where = slots.of(parents, current[active])
         current[active] = parents
-        distinct = _distinct(parents)  # many targets share a holder: read each once
-        types = dump.maps_of(scan, graph.addresses[distinct])[1][
-            np.searchsorted(distinct, parents)]
+        each = distinct(parents)  # many targets share a holder: read each once
+        types = dump.maps_of(scan, graph.addresses[each])[1][np.searchsorted(each, parents)]
         named = ~namer.looked_through(types)  # a container's owner names the slot
         active, holders, where = active[named], holders[named], where[named]
         is_root = paths.extend(active, holders, where, namer)
@@ -74,13 +74,6 @@ def retainer_paths(dump, targets: np.ndarray, hops: int = DEFAULT_HOPS,
         rooted[active] |= is_root
     namer.name_contexts(scan, jobs)
     return paths.grouped(targets, rooted, namer)
-
-
-def _distinct(values: np.ndarray) -> np.ndarray:
-    """The distinct values, sorted (np.unique's hash table is slow on millions)."""
-    ordered = np.sort(values)
-    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) \
-        else ordered
 
 
 class _Slots:
@@ -104,7 +97,7 @@ class _Slots:
             raw = self.memory.read(address, graph.extent(h))
             if raw is None:
                 continue
-            values, first = np.unique(np.frombuffer(raw, dtype="<u8"), return_index=True)
+            values, first = distinct_first(np.frombuffer(raw, dtype="<u8"))
             wanted = graph.addresses[held[group]] + np.uint64(1)
             at = np.minimum(np.searchsorted(values, wanted), len(values) - 1)
             hit = values[at] == wanted
@@ -131,7 +124,7 @@ class _PathTree:
 
     def end(self, active: np.ndarray, step: Step) -> None:
         """Add one last step, named already, to the paths of `active` targets."""
-        for parent in _distinct(self.path[active]).tolist():
+        for parent in distinct(self.path[active]).tolist():
             node = self._child.setdefault((parent, step), len(self.nodes))
             if node == len(self.nodes):
                 self.nodes.append((parent, step))
@@ -144,11 +137,11 @@ class _PathTree:
         step ends at a root. Each distinct (path so far, slot) is named once."""
         parents = self.path[active]
         order = np.lexsort((parents, slots))
-        distinct = np.ones(len(order), dtype=bool)
-        distinct[1:] = (np.diff(slots[order]) != 0) | (np.diff(parents[order]) != 0)
+        first = np.ones(len(order), dtype=bool)  # the first of each (slot, parent) pair
+        first[1:] = (np.diff(slots[order]) != 0) | (np.diff(parents[order]) != 0)
         inverse = np.empty(len(order), dtype=np.int64)
-        inverse[order] = np.cumsum(distinct) - 1
-        picked = order[distinct]
+        inverse[order] = np.cumsum(first) - 1
+        picked = order[first]
         next_path = np.zeros(len(picked), dtype=np.int64)
         is_root = np.zeros(len(picked), dtype=bool)
         for i, (parent, holder, slot) in enumerate(zip(
@@ -165,7 +158,7 @@ class _PathTree:
         """Targets grouped by their named steps; paths through different contexts of one
         closure read the same once named, and are merged."""
         keys = self.path * 2 + rooted
-        groups, counts = np.unique(keys, return_counts=True)
+        groups, counts = distinct_counts(keys)
         by_group = np.argsort(np.searchsorted(groups, keys), kind="stable")
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         merged: dict[tuple[tuple[str, ...], bool], tuple[int, list[int]]] = {}
@@ -226,7 +219,7 @@ class _SlotNamer:
 
     @staticmethod
     def _per_type(types: np.ndarray, rule) -> np.ndarray:
-        unique, inverse = np.unique(types, return_inverse=True)
+        unique, inverse = distinct_inverse(types)
         return np.array([rule(t) for t in unique.tolist()], dtype=bool)[inverse] \
             if len(unique) else np.zeros(len(types), dtype=bool)
 

@@ -16,6 +16,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..arrays import distinct_counts
 from ..core import AddressSpace, Thread
 from ..errors import V8ScanError, Warnings
 from ..scan import scanrules as rules
@@ -85,7 +86,7 @@ def ephemeron_maps(memory: AddressSpace, layout: Layout, plan: ScanPlan,
     types = plan.instance_types[at[found]]
     if len(types) == 0:
         return np.zeros(len(plan.maps), dtype=bool)
-    values, counts = np.unique(types, return_counts=True)
+    values, counts = distinct_counts(types)
     return plan.instance_types == values[np.argmax(counts)]
 
 

@@ -26,6 +26,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..arrays import distinct
 from ..core import AddressSpace, Thread
 from ..errors import Warnings
 from ..scan.isolate import CHUNK_FLAGS, IsolateMemory, words_of
@@ -120,7 +121,7 @@ def _earlier_handle_blocks(memory: AddressSpace, isolate: int, words: np.ndarray
                            current: int) -> list[int]:
     """The handle blocks before `current` in HandleScopeImplementer::blocks_ (a
     DetachableVector: data_, capacity_, size_, right after the implementer's isolate_)."""
-    for pointer in np.unique(words[(words & np.uint64(7)) == 0]).tolist():
+    for pointer in distinct(words[(words & np.uint64(7)) == 0]).tolist():
         if memory.u64(pointer) != isolate:
             continue
         data, capacity, size = (memory.u64(pointer + 8 * k) for k in (1, 2, 3))
@@ -131,7 +132,7 @@ def _earlier_handle_blocks(memory: AddressSpace, isolate: int, words: np.ndarray
         if len(blocks) == size and int(blocks[-1]) == current:
             # Each block once: a crafted vector naming one block a million times costs
             # no more than the core's bytes.
-            return np.unique(blocks[:-1][blocks[:-1] != current]).tolist()
+            return distinct(blocks[:-1][blocks[:-1] != current]).tolist()
     return []
 
 
@@ -142,7 +143,7 @@ def global_handle_blocks(memory: AddressSpace, isolate: int,
     is the Isolate; GlobalHandles::regular_nodes_, among its first words, points to a
     NodeSpace whose first field is the GlobalHandles and second first_block_; each block's
     nodes are followed by next_ and global_handles_ (which says it is one)."""
-    for handles in np.unique(words[(words & np.uint64(7)) == 0]).tolist():
+    for handles in distinct(words[(words & np.uint64(7)) == 0]).tolist():
         if not handles or memory.u64(handles) != isolate:
             continue
         for k in range(1, NODE_SPACE_WITHIN + 1):

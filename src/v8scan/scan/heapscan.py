@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from ..arrays import distinct, distinct_counts, member, union
 from ..core import AddressSpace
 from ..errors import NoV8HeapError, Warnings
 from ..v8.layout import Layout
@@ -120,7 +121,7 @@ def plan_scan(memory: AddressSpace, layout: Layout, pages: list[HeapPage],
         candidates = np.concatenate([known] + sweeper.run(impl.find_maps, [
             ((data, where[a:b], meta, map_size), n) for a, b, n in area_tasks(where)],
             WEIGHT_MAPS))
-        maps, types, sizes = _valid_maps(memory, layout, np.union1d(candidates, meta))
+        maps, types, sizes = _valid_maps(memory, layout, union(candidates, meta))
         kinds, fixed, flags = size_rules(layout, types, sizes)
         if include_dead:  # step into free space instead of over it
             kinds[(flags & rules.MAP_FILLER) != 0] = rules.SIZE_UNKNOWN
@@ -172,9 +173,9 @@ def stale_allocation_areas(memory: AddressSpace, areas: np.ndarray, maps: np.nda
         (checked if budget >= 0 else unchecked).append(area)
     if not checked:
         return unchecked
-    inside = np.unique(np.concatenate([np.arange(a.top, a.limit, 8, dtype=np.uint64)
+    inside = distinct(np.concatenate([np.arange(a.top, a.limit, 8, dtype=np.uint64)
                                        for a in checked]))
-    referenced = np.unique(_references(memory, areas, maps, walk_rules, inside, sweeper)[2])
+    referenced = distinct(_references(memory, areas, maps, walk_rules, inside, sweeper)[2])
     stale = [a for a in checked if np.any((referenced >= np.uint64(a.top))
                                           & (referenced < np.uint64(a.limit)))]
     return stale + unchecked
@@ -305,7 +306,7 @@ def _references(memory: AddressSpace, areas: np.ndarray, maps: np.ndarray, walk_
     only the areas they are in."""
     impl = scanner_module()
     data = memory.reading(areas)
-    keys = np.unique(np.asarray(targets, dtype=np.uint64)) + np.uint64(1)
+    keys = distinct(np.asarray(targets, dtype=np.uint64)) + np.uint64(1)
     found: list[tuple[np.ndarray, np.ndarray]] = []
     sweeper.run(impl.find_words, [((data, areas[a:b], keys), n) for a, b, n in area_tasks(areas)],
                 WEIGHT_WORDS, fold=found.append)
@@ -345,7 +346,7 @@ def _meta_map_by_use(memory: AddressSpace, layout: Layout, areas: np.ndarray) ->
         if held >= META_MAP_SAMPLE:
             break
     words = np.concatenate([w for _, w in parts] or [np.zeros(0, np.uint64)])
-    values, counts = np.unique(words[(words & np.uint64(7)) == 1], return_counts=True)
+    values, counts = distinct_counts(words[(words & np.uint64(7)) == 1])
     known = np.array(sorted(layout.type_names), dtype=np.uint64)
     best, best_score = None, 0.5
     for value in values[np.argsort(-counts)[:META_MAP_CANDIDATES]].tolist():
@@ -356,7 +357,7 @@ def _meta_map_by_use(memory: AddressSpace, layout: Layout, areas: np.ndarray) ->
         types, ok_t = memory.u64_many(at + np.uint64(layout.map_instance_type))
         descriptors, ok_d = memory.u64_many(at + np.uint64(layout.map_instance_descriptors))
         prototype, ok_p = memory.u64_many(at + np.uint64(layout.map_prototype))
-        looks = (ok_t & ok_d & ok_p & np.isin(types & np.uint64(0xFFFF), known)
+        looks = (ok_t & ok_d & ok_p & member(types & np.uint64(0xFFFF), known)
                  & (descriptors & np.uint64(3) == 1) & (prototype & np.uint64(3) == 1))
         if looks.mean() > best_score:
             best, best_score = value, looks.mean()

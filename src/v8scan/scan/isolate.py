@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..arrays import distinct
 from ..core import AddressSpace, Thread
 from ..errors import Warnings
 from .pages import PF_W, HeapPage
@@ -52,7 +53,7 @@ class IsolateMemory:
         ranges = [stack for stack in self.stacks if stack is not None]
         if self.block is not None:
             ranges.append(self.block)
-            pointers = np.unique(self.words)
+            pointers = distinct(self.words)
             pointers = pointers[(pointers & np.uint64(7)) == 0]
             ranges += [(p, p + POINTED_BYTES) for p in _outside(memory, pages, pointers)]
         return _rows(memory, ranges)

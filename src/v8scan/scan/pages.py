@@ -13,6 +13,7 @@ from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
 
+from ..arrays import distinct, member
 from ..core import AddressSpace, Segment
 from ..v8.layout import Layout
 from .sweep import Sweeper, scanner_module, split_areas
@@ -66,7 +67,7 @@ def find_pages(memory: AddressSpace, layout: Layout) -> list[HeapPage]:
                   dtype=np.uint64)]
         + [_aligned_in(seg, align) for seg in memory.segments if seg.vaddr in expanded])
     while len(candidates):
-        new = [page for page in _pages_at(memory, layout, np.unique(candidates))
+        new = [page for page in _pages_at(memory, layout, distinct(candidates))
                if page.base not in found]
         found.update((page.base, page) for page in new)
         more = [_link_targets(memory, layout, new)]
@@ -76,7 +77,7 @@ def find_pages(memory: AddressSpace, layout: Layout) -> list[HeapPage]:
                 expanded.add(seg.vaddr)  # the kernel merged pages into one mapping
                 more.append(_aligned_in(seg, align))
         candidates = np.concatenate(more)
-        candidates = candidates[~np.isin(candidates, np.array(list(found), dtype=np.uint64))]
+        candidates = candidates[~member(candidates, np.array(list(found), dtype=np.uint64))]
     pages = []
     bases = sorted(found) + [1 << 64]
     for page, next_base in zip((found[base] for base in bases[:-1]), bases[1:]):

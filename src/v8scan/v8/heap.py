@@ -334,14 +334,13 @@ class Heap:
         slot = np.uint64(self.layout.map_constructor_or_back_pointer)
         current = np.asarray(maps, np.uint64).copy()
         found = np.zeros(len(current), np.uint64)
-        going = np.ones(len(current), dtype=bool)
+        going = np.arange(len(current))  # the maps whose chains go on, and where they are
         for _ in range(MAX_CHAIN):
-            value = self.pointers(np.where(going, current + slot, 0))
-            is_map = going & (self.instance_types(value) == self.layout.map_type)
-            ended = going & ~is_map
-            found[ended] = value[ended]
-            current, going = np.where(is_map, value, current), is_map
-            if not going.any():
+            value = self.pointers(current + slot)
+            is_map = self.instance_types(value) == self.layout.map_type
+            found[going[~is_map]] = value[~is_map]
+            current, going = value[is_map], going[is_map]
+            if not len(going):
                 break
         return found
 
@@ -440,9 +439,8 @@ class Heap:
         return result
 
     def _dictionary_entries(self, obj: int, width: int) -> Optional[np.ndarray]:
-        """The (capacity, width) entries of the hash table in `obj`'s properties slot: its
-        last capacity * width slots (a NameDictionary's prefix is one slot longer than a
-        GlobalDictionary's)."""
+        """The (capacity, width) entries of the hash table in `obj`'s properties slot
+        (as _dictionary_tables, for one object: scalar reads are faster for one)."""
         L = self.layout
         dictionary = self.pointer(obj, L.js_properties)
         if dictionary is None:
@@ -457,6 +455,59 @@ class Heap:
         raw = self.memory.read(dictionary + L.fixed_array_header + start * L.tagged_size,
                                capacity * width * L.tagged_size)
         return None if raw is None else np.frombuffer(raw, dtype="<u8").reshape(capacity, width)
+
+    def _dictionary_tables(self, objects: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per object: where the entries of the hash table in its properties slot start,
+        and its capacity (-1 where unreadable). The entries are the table's last
+        capacity * width slots (a NameDictionary's prefix is one slot longer than a
+        GlobalDictionary's)."""
+        L = self.layout
+        tagged = np.uint64(L.tagged_size)
+        dictionaries = self.pointers(np.asarray(objects, np.uint64) + np.uint64(L.js_properties))
+        header = dictionaries + np.uint64(L.fixed_array_header)
+        capacity, ok = self.smis(np.where(dictionaries != 0, header + np.uint64(2) * tagged, 0))
+        length, has_length = self.smis(
+            np.where(dictionaries != 0, dictionaries + np.uint64(L.fixed_array_length), 0))
+        start = length - capacity * width
+        ok &= has_length & (dictionaries != 0) & (capacity >= 0) & (capacity <= MAX_DICTIONARY) \
+            & (start >= L.name_dictionary_prefix_start)
+        starts = header + np.where(ok, start, 0).astype(np.uint64) * tagged
+        return starts, np.where(ok, capacity, -1)
+
+    def dictionary_keys(self, objects: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The keys (tagged words, empty and deleted markers included) of the
+        NameDictionary of each of `objects` (dictionary-mode JS objects), in bulk: the
+        index into `objects` of each key's owner, and the keys."""
+        width = self.layout.name_dictionary_entry_size
+        owners, keys = [], []
+        if width < 2:
+            return np.zeros(0, np.int64), np.zeros(0, np.uint64)
+        starts, capacities = self._dictionary_tables(objects, width)
+        for i in np.flatnonzero(capacities > 0).tolist():
+            raw = self.memory.read(int(starts[i]),
+                                   int(capacities[i]) * width * self.layout.tagged_size)
+            if raw is not None:
+                keys.append(np.frombuffer(raw, dtype="<u8")[::width])
+                owners.append(np.full(len(keys[-1]), i, np.int64))
+        if not keys:
+            return np.zeros(0, np.int64), np.zeros(0, np.uint64)
+        return np.concatenate(owners), np.concatenate(keys)
+
+    def descriptor_keys(self, maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The keys (tagged words; 0 where unreadable) of the own descriptors of each of
+        `maps` (fast-mode maps), in bulk: the index into `maps` of each key's map, and the
+        keys."""
+        L, memory = self.layout, self.memory
+        maps = np.asarray(maps, np.uint64)
+        bits3 = memory.u64_many(maps + np.uint64(L.map_bit_field3))[0] & np.uint64(0xFFFFFFFF)
+        descriptors, _ = memory.u64_many(maps + np.uint64(L.map_instance_descriptors))
+        own = ((bits3 & np.uint64(L.own_descriptors_mask))
+               >> np.uint64(L.own_descriptors_shift)).astype(np.int64)
+        owner = np.repeat(np.arange(len(maps)), own)
+        index = np.arange(len(owner)) - np.repeat(np.cumsum(own) - own, own)
+        slots = (self.descriptor_entry(descriptors[owner] - np.uint64(1), index)
+                 + np.uint64(L.descriptor_key * L.tagged_size))
+        return owner, memory.u64_many(slots)[0]
 
     def _global_properties(self, obj: int):
         """A global object's properties: a GlobalDictionary of PropertyCells (one slot per

@@ -12,6 +12,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..arrays import distinct, distinct_inverse
 from .heap import MAX_CHAIN, Heap
 from .layout import Layout, class_of_type_name
 
@@ -63,19 +64,41 @@ class Namer:
         self._function_names: dict[int, str] = {}
         self._map_shapes: dict[int, tuple[str, ...]] = {}
         self._to_string_tag: dict[int, bool] = {}  # by key address
-        self._constructors: dict[int, Optional[int]] = {}  # by map
+        self._constructor_names: dict[int, str] = {}  # by map
+        self._chain_names: dict[int, Optional[str]] = {}  # by prototype
 
     def read_ahead(self, maps: np.ndarray) -> None:
-        """Read in bulk what naming objects of `maps` by constructor needs (each map's
-        constructor and its name), so that label_map and label_object find it cached."""
-        L, heap = self.layout, self.heap
-        maps = np.asarray(maps, np.uint64)
-        constructors = heap.map_constructors(maps)
-        self._constructors.update((m, c or None) for m, c in zip(maps.tolist(),
-                                                                 constructors.tolist()))
-        types = heap.instance_types(constructors)
-        functions = constructors[(types >= L.js_function_type) & (types <= L.last_js_function_type)]
-        self.closure_names(heap.pointers(functions + np.uint64(L.js_function_shared)))
+        """Name the constructors of the objects of `maps` (JS receivers' maps) in bulk, so
+        that label_map and label_object find them cached: each map's bits, constructor,
+        that function's name and its prototype are read for all maps at once; only
+        prototype chains are walked one by one, each prototype once."""
+        L, heap, memory = self.layout, self.heap, self.heap.memory
+        maps = distinct(np.asarray(maps, np.uint64))
+        maps = maps[[m not in self._constructor_names for m in maps.tolist()]]
+        if not len(maps):
+            return
+        types = memory.u64_many(maps + np.uint64(L.map_instance_type))[0] & np.uint64(0xFFFF)
+        bits2 = memory.u64_many(maps + np.uint64(L.map_bit_field2))[0]
+        bits3 = memory.u64_many(maps + np.uint64(L.map_bit_field3))[0]
+        by_constructor = (types != L.js_proxy_type) \
+            & ((bits2 >> np.uint64(L.new_target_is_base_bit)) & np.uint64(1) != 0) \
+            & ((bits3 >> np.uint64(L.is_prototype_map_shift)) & np.uint64(1) == 0)
+        constructors = heap.map_constructors(maps[by_constructor])
+        kinds = heap.instance_types(constructors)
+        functions = constructors[(kinds >= L.js_function_type) & (kinds <= L.last_js_function_type)]
+        sfis = np.zeros(len(maps), np.uint64)
+        sfis[np.flatnonzero(by_constructor)[(kinds >= L.js_function_type)
+                                            & (kinds <= L.last_js_function_type)]] = \
+            heap.pointers(functions + np.uint64(L.js_function_shared))
+        self.closure_names(sfis)
+        prototypes = heap.pointers(maps + np.uint64(L.map_prototype))
+        self._chain_names_ahead(prototypes)
+        for map_addr, t, sfi, prototype in zip(maps.tolist(), types.tolist(), sfis.tolist(),
+                                              prototypes.tolist()):
+            name = self._function_names.get(sfi, "") if sfi else ""
+            if not name or name == "Object":
+                name = self._chain_name(prototype or None) or self._class_name(t)
+            self._constructor_names[map_addr] = name
 
     # --- per map -------------------------------------------------------------------
     def label_map(self, map_addr: int, instance_type: int) -> Label:
@@ -150,7 +173,7 @@ class Namer:
         L, memory = self.layout, self.heap.memory
         by_type = {t: (L.is_js_receiver(t), L.is_js_function(t),
                        t in (L.js_bound_function_type, L.js_regexp_type))
-                   for t in np.unique(types).tolist()}
+                   for t in distinct(types).tolist()}
         receiver, function, named_by_type = (
             np.array([by_type[t][k] for t in types.tolist()], dtype=bool) for k in range(3))
         bits3 = memory.u64_many(maps + np.uint64(L.map_bit_field3))[0] & np.uint64(0xFFFFFFFF)
@@ -159,29 +182,53 @@ class Namer:
         per_object = receiver & (function | (~named_by_type & (special != 0)))
         # The rest: an own Symbol.toStringTag among the map's own descriptors' keys.
         check = np.flatnonzero(receiver & ~function & ~named_by_type & (special == 0))
-        descriptors, _ = memory.u64_many(maps[check] + np.uint64(L.map_instance_descriptors))
-        own = ((bits3[check] & np.uint64(L.own_descriptors_mask))
-               >> np.uint64(L.own_descriptors_shift)).astype(np.int64)
-        owner = np.repeat(np.arange(len(check)), own)
-        index = np.arange(len(owner)) - np.repeat(np.cumsum(own) - own, own)
-        slots = (self.heap.descriptor_entry(descriptors[owner] - np.uint64(1), index)
-                 + np.uint64(L.descriptor_key * L.tagged_size))
-        keys, _ = memory.u64_many(slots)
-        unique, inverse = np.unique(keys, return_inverse=True)
-        is_tag = np.array([k & 3 == 1 and self._is_to_string_tag(k - 1)
-                           for k in unique.tolist()], dtype=bool)
-        tagged = np.bincount(owner[is_tag[inverse]], minlength=len(check)) > 0
+        owner, keys = self.heap.descriptor_keys(maps[check])
+        tagged = np.bincount(owner[self._are_to_string_tags(keys)], minlength=len(check)) > 0
         per_object[check[tagged]] = True
         return per_object
 
-    def label_object(self, obj: int, map_addr: int, instance_type: int) -> Label:
-        """(kind, name) of one object whose map needs_per_object."""
+    def _are_to_string_tags(self, keys: np.ndarray) -> np.ndarray:
+        """Whether each key (a tagged word) is the Symbol.toStringTag symbol: types read in
+        bulk, each distinct symbol's description once."""
+        unique, inverse = distinct_inverse(keys)
+        pointers = np.where(unique & np.uint64(3) == 1, unique - np.uint64(1), 0)
+        symbols = np.flatnonzero(self.heap.instance_types(pointers) == self.layout.symbol_type)
+        is_tag = np.zeros(len(unique), dtype=bool)
+        is_tag[symbols] = [self._is_to_string_tag(k) for k in pointers[symbols].tolist()]
+        return is_tag[inverse]
+
+    def label_objects(self, objects: np.ndarray, maps: np.ndarray,
+                      types: np.ndarray) -> list[Label]:
+        """label_object of each object (functions aside). Whether each has an own
+        Symbol.toStringTag key is read in bulk; only those that do are read one by one."""
+        L = self.layout
+        objects, maps = np.asarray(objects, np.uint64), np.asarray(maps, np.uint64)
+        self.read_ahead(maps)
+        bits3 = self.heap.memory.u64_many(maps + np.uint64(L.map_bit_field3))[0]
+        dictionary = ((bits3 >> np.uint64(L.is_dictionary_map_shift)) & np.uint64(1)) != 0
+        maybe_tagged = types == L.js_global_object_type  # a GlobalDictionary: read as is
+        fast = np.flatnonzero(~dictionary & ~maybe_tagged)
+        owner, keys = self.heap.descriptor_keys(maps[fast])
+        maybe_tagged[fast] = np.bincount(owner[self._are_to_string_tags(keys)],
+                                         minlength=len(fast)) > 0
+        slow = np.flatnonzero(dictionary & ~maybe_tagged)
+        owner, keys = self.heap.dictionary_keys(objects[slow])
+        maybe_tagged[slow] = np.bincount(owner[self._are_to_string_tags(keys)],
+                                         minlength=len(slow)) > 0
+        return [self.label_object(obj, m, t, may_have_tag)
+                for obj, m, t, may_have_tag in zip(objects.tolist(), maps.tolist(),
+                                                   types.tolist(), maybe_tagged.tolist())]
+
+    def label_object(self, obj: int, map_addr: int, instance_type: int,
+                     may_have_tag: bool = True) -> Label:
+        """(kind, name) of one object whose map needs_per_object. `may_have_tag=False`
+        says it has no own Symbol.toStringTag key (label_objects reads that in bulk)."""
         if instance_type == self.layout.js_proxy_type:
             return PROXY_LABEL
         if self.layout.is_js_function(instance_type):
             return ("closure", self.closure_name(
                 self.heap.pointer(obj, self.layout.js_function_shared)))
-        own_tag = self._own_to_string_tag(obj)
+        own_tag = self._own_to_string_tag(obj) if may_have_tag else None
         if own_tag is not None:
             return ("object", own_tag)
         name = self.constructor_name(map_addr, instance_type)
@@ -220,52 +267,81 @@ class Namer:
         return None
 
     def constructor_name(self, map_addr: int, instance_type: int) -> str:
-        """JSReceiver::GetConstructorName for objects of this map (own properties aside)."""
-        L = self.layout
-        heap = self.heap
-        bit_field2, bit_field3 = heap.map_bits(map_addr)
-        new_target_is_base = (bit_field2 >> L.new_target_is_base_bit) & 1
-        is_prototype_map = (bit_field3 >> L.is_prototype_map_shift) & 1
-        if instance_type != L.js_proxy_type and new_target_is_base and not is_prototype_map:
-            if map_addr not in self._constructors:
-                self._constructors[map_addr] = heap.map_constructor(map_addr)
-            constructor = self._constructors[map_addr]
-            if constructor is not None and L.is_js_function(heap.instance_type(constructor) or -1):
-                name = self.function_name(heap.pointer(constructor, L.js_function_shared))
-                if name and name != "Object":
-                    return name
-        prototype = heap.pointer(map_addr, L.map_prototype)
+        """JSReceiver::GetConstructorName for objects of this map (own properties aside):
+        the map's constructor's name, else the first constructor.name or
+        Symbol.toStringTag a prototype up the chain holds, else the class name.
+        (`instance_type` is the map's own, which read_ahead reads.)"""
+        if map_addr not in self._constructor_names:
+            self.read_ahead(np.array([map_addr], np.uint64))
+        return self._constructor_names.get(map_addr) or self._class_name(instance_type)
+
+    def _chain_name(self, prototype: Optional[int]) -> Optional[str]:
+        """The first name _prototype_name finds up the prototype chain from `prototype`,
+        remembered for every prototype on the way."""
+        L, heap = self.layout, self.heap
+        visited, result = [], None
         for _ in range(MAX_CHAIN):
-            if prototype is None or not L.is_js_receiver(heap.instance_type(prototype) or -1):
+            if prototype is None:
                 break
-            found = self._prototype_name(prototype)
-            if found:
-                return found
+            if prototype in self._chain_names:
+                result = self._chain_names[prototype]
+                break
+            if not L.is_js_receiver(heap.instance_type(prototype) or -1):
+                break
+            visited.append(prototype)
+            result = self._prototype_name(prototype)
+            if result:
+                break
             proto_map = heap.map_of(prototype)
             prototype = None if proto_map is None else heap.pointer(proto_map, L.map_prototype)
-        return self._class_name(instance_type)
+        self._chain_names.update((p, result) for p in visited)
+        return result
 
     def _prototype_name(self, prototype: int) -> Optional[str]:
         """Symbol.toStringTag or constructor.name held as own data on a prototype."""
-        if prototype in self._prototype_names:
-            return self._prototype_names[prototype]
+        if prototype not in self._prototype_names:
+            self._read_prototype_names([prototype])
+        return self._prototype_names[prototype]
+
+    def _read_prototype_names(self, prototypes: list[int]) -> None:
+        """_prototype_name of each of `prototypes`: own properties read one by one, the
+        constructors' names in bulk."""
         heap, L = self.heap, self.layout
-        tag = constructor = None
-        for key, value in heap.own_properties(prototype):
-            if value is None or value & 3 != 1:
-                continue
-            key_type = heap.instance_type(key)
-            if key_type == L.symbol_type:
-                if heap.symbol_description(key) == "Symbol.toStringTag":
-                    tag = heap.string(value - 1)
-            elif key_type is not None and L.is_string(key_type) and heap.string(key) == "constructor":
-                if L.is_js_function(heap.instance_type(value - 1) or -1):
-                    name = self.function_name(heap.pointer(value - 1, L.js_function_shared))
-                    if name and name != "Object":
-                        constructor = name
-        result = tag if tag is not None else constructor
-        self._prototype_names[prototype] = result
-        return result
+        found: list[tuple[int, Optional[str], int]] = []  # (prototype, tag, constructor's sfi)
+        for prototype in prototypes:
+            tag, sfi = None, 0
+            for key, value in heap.own_properties(prototype):
+                if value is None or value & 3 != 1:
+                    continue
+                key_type = heap.instance_type(key)
+                if key_type == L.symbol_type:
+                    if heap.symbol_description(key) == "Symbol.toStringTag":
+                        tag = heap.string(value - 1)
+                elif key_type is not None and L.is_string(key_type) \
+                        and heap.string(key) == "constructor" \
+                        and L.is_js_function(heap.instance_type(value - 1) or -1):
+                    sfi = heap.pointer(value - 1, L.js_function_shared) or 0
+            found.append((prototype, tag, sfi))
+        self.closure_names(np.array([sfi for _, _, sfi in found], np.uint64))
+        for prototype, tag, sfi in found:
+            name = self._function_names.get(sfi, "") if sfi else ""
+            self._prototype_names[prototype] = tag if tag is not None else (
+                name if name and name != "Object" else None)
+
+    def _chain_names_ahead(self, prototypes: np.ndarray) -> None:
+        """_prototype_name of every prototype on the chains from `prototypes`, a level of
+        all chains at a time (chains meet soon: most end at Object.prototype)."""
+        L, heap = self.layout, self.heap
+        level = distinct(prototypes[prototypes != 0])
+        for _ in range(MAX_CHAIN):
+            level = level[[p not in self._prototype_names for p in level.tolist()]]
+            level = level[heap.instance_types(level) >= L.first_js_receiver_type]
+            if not len(level):
+                break
+            self._read_prototype_names(level.tolist())
+            unnamed = level[[not self._prototype_names[p] for p in level.tolist()]]
+            level = distinct(heap.pointers(heap.pointers(unnamed) + np.uint64(L.map_prototype)))
+            level = level[level != 0]
 
     def _class_name(self, instance_type: int) -> str:
         name = CLASS_NAMES.get(self.layout.type_name(instance_type))
@@ -310,7 +386,7 @@ class Namer:
     def closure_names(self, sfis: np.ndarray) -> list[str]:
         """closure_name of each SharedFunctionInfo at `sfis` (0: none), read in bulk."""
         sfis = np.asarray(sfis, np.uint64)
-        unread = [sfi for sfi in np.unique(sfis).tolist() if sfi not in self._function_names]
+        unread = [sfi for sfi in distinct(sfis).tolist() if sfi not in self._function_names]
         self._function_names.update(zip(unread, self.heap.function_names(
             np.array(unread, np.uint64))))
         return [self._function_names[sfi] or ANONYMOUS if sfi else ANONYMOUS
