@@ -16,11 +16,7 @@ from functools import cached_property
 from typing import Optional
 
 import numpy as np
-from elftools.common.exceptions import ELFError
-from elftools.construct import ConstructError
-from elftools.elf.elffile import ELFFile
-from elftools.elf.notes import iter_notes
-
+from .elf import ELF64_PHDR, iter_notes, read_header
 from .errors import CoreFormatError, Warnings
 
 AT_ENTRY = 9
@@ -28,13 +24,14 @@ ET_EXEC = 2
 NT_GNU_BUILD_ID = 3
 PT_LOAD = 1
 PT_NOTE = 4
-ELF64_PHDR = np.dtype([("type", "<u4"), ("flags", "<u4"), ("offset", "<u8"), ("vaddr", "<u8"),
-                       ("paddr", "<u8"), ("filesz", "<u8"), ("memsz", "<u8"), ("align", "<u8")])
 _U8, _U16, _U32, _I32, _U64 = (struct.Struct(f) for f in ("<B", "<H", "<I", "<i", "<Q"))
 # NT_PRSTATUS (struct elf_prstatus on x86-64): pr_pid, and pr_reg (struct user_regs_struct).
 PRSTATUS_PID = 32
 PRSTATUS_TIMES = 48  # pr_utime, pr_stime: struct timeval (seconds, microseconds) each
 PRSTATUS_REGS = 112
+# NT_PRPSINFO (struct elf_prpsinfo on x86-64): pr_pid, pr_fname[16], pr_psargs[80].
+PRPSINFO_PID, PRPSINFO_FNAME, PRPSINFO_PSARGS, PRPSINFO_SIZE = 24, 40, 56, 136
+NT_PRSTATUS, NT_PRPSINFO, NT_AUXV, NT_FILE = 1, 3, 6, 0x46494C45  # the "CORE" notes
 USER_REGS = 27
 REG_RSP = 19  # pr_reg: r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax rip
 #               cs eflags rsp ss fs_base gs_base ds es fs gs
@@ -278,17 +275,15 @@ class CoreFile:
         if magic != b"\x7fELF":
             raise CoreFormatError(self.path, "not an ELF file (no ELF magic)")
         try:
-            elf = ELFFile(self._file)
-            elf_type, machine = elf["e_type"], elf["e_machine"]
-            elf_class = elf.elfclass
-        except (ELFError, ConstructError, struct.error, ValueError) as exc:
+            elf = read_header(self._file, size)
+        except (struct.error, ValueError) as exc:
             raise CoreFormatError(self.path, f"unreadable ELF header ({exc})") from None
-        if elf_type != "ET_CORE":
-            raise CoreFormatError(self.path, f"an ELF file of type {elf_type}, not a core dump")
-        if machine != "EM_X86_64" or elf_class != 64 or not elf.little_endian:
+        if elf.type != "ET_CORE":
+            raise CoreFormatError(self.path, f"an ELF file of type {elf.type}, not a core dump")
+        if elf.machine != "EM_X86_64" or elf.elf_class != 64 or not elf.little_endian:
             raise CoreFormatError(
-                self.path, f"a core dump for {machine} ({elf_class}-bit); only x86-64 is supported"
-            )
+                self.path,
+                f"a core dump for {elf.machine} ({elf.elf_class}-bit); only x86-64 is supported")
         self.file_size = size
         if hasattr(os, "posix_fadvise"):  # the headers and notes are read as a file
             os.posix_fadvise(self._file.fileno(), 0, 0, os.POSIX_FADV_RANDOM)
@@ -301,14 +296,12 @@ class CoreFile:
                 self._mmap.madvise(mmap.MADV_RANDOM)
             except OSError:
                 pass
-        try:
-            # Decoded in bulk: a core has thousands of program headers.
-            count, at = elf.num_segments(), elf["e_phoff"]
-            if elf["e_phentsize"] != ELF64_PHDR.itemsize or at + count * ELF64_PHDR.itemsize > size:
-                raise ValueError("program headers run past the end of the file")
-            headers = np.frombuffer(self._mmap, dtype=ELF64_PHDR, count=count, offset=at)
-        except (ELFError, ConstructError, struct.error, ValueError) as exc:
-            raise CoreFormatError(self.path, f"unreadable program headers ({exc})") from None
+        # Decoded in bulk: a core has thousands of program headers.
+        count, at = elf.phnum, elf.phoff
+        if elf.phentsize != ELF64_PHDR.itemsize or at + count * ELF64_PHDR.itemsize > size:
+            raise CoreFormatError(self.path, "unreadable program headers (they run past the "
+                                  "end of the file)")
+        headers = np.frombuffer(self._mmap, dtype=ELF64_PHDR, count=count, offset=at)
         segments, missing, promised = self._segments(headers[headers["type"] == PT_LOAD])
         if not segments:
             raise CoreFormatError(self.path, "the core holds no memory segments")
@@ -326,7 +319,8 @@ class CoreFile:
                 notes_cut = True
                 promised = max(promised, offset + filesz)
             else:
-                self._load_notes(elf, offset, filesz)
+                self._file.seek(offset)  # as a file: the mapping is read at random
+                self._load_notes(self._file.read(filesz))
         if missing or notes_cut:
             self.truncation = Truncation(size, promised, tuple(missing), notes_cut)
 
@@ -363,39 +357,41 @@ class CoreFile:
                 present.append(Segment(seg.vaddr, seg.memsz, seg.offset, available, seg.flags))
         return present, missing, max((s.offset + s.filesz for s in segments), default=0)
 
-    def _load_notes(self, elf: ELFFile, offset: int, size: int) -> None:
+    def _load_notes(self, notes: bytes) -> None:
         try:
-            for note in iter_notes(elf, offset, size):
-                kind, desc = note["n_type"], note["n_desc"]
-                if kind == "NT_FILE":
+            for name, kind, desc in iter_notes(notes):
+                if name != b"CORE":
+                    continue
+                if kind == NT_FILE:
                     self._load_nt_file(desc)
-                elif kind == "NT_PRPSINFO":
-                    self.process_name = _c_string(desc["pr_fname"])
-                    self.process_args = _c_string(desc["pr_psargs"])
-                    self.pid = int(desc["pr_pid"])
-                elif kind == "NT_PRSTATUS" and isinstance(desc, bytes) \
-                        and len(desc) >= PRSTATUS_REGS + 8 * USER_REGS:
+                elif kind == NT_PRPSINFO and len(desc) >= PRPSINFO_SIZE:
+                    self.process_name = _c_string(desc[PRPSINFO_FNAME:PRPSINFO_PSARGS])
+                    self.process_args = _c_string(desc[PRPSINFO_PSARGS:PRPSINFO_SIZE])
+                    self.pid = _U32.unpack_from(desc, PRPSINFO_PID)[0]
+                elif kind == NT_PRSTATUS and len(desc) >= PRSTATUS_REGS + 8 * USER_REGS:
                     regs = np.frombuffer(desc, dtype="<u8", count=USER_REGS,
                                          offset=PRSTATUS_REGS)
                     times = np.frombuffer(desc, dtype="<u8", count=4, offset=PRSTATUS_TIMES)
                     seconds = float(times[0] + times[2]) + float(times[1] + times[3]) / 1e6
                     self.threads.append(Thread(_U32.unpack_from(desc, PRSTATUS_PID)[0],
                                                tuple(regs.tolist()), seconds))
-                elif kind == "NT_AUXV" and isinstance(desc, bytes):
+                elif kind == NT_AUXV:
                     words = np.frombuffer(desc[: len(desc) // 16 * 16], dtype="<u8")
                     self.auxv = {int(k): int(v) for k, v in words.reshape(-1, 2)}
-        except (ELFError, ConstructError, struct.error, ValueError, KeyError, TypeError,
-                IndexError, AttributeError) as exc:
-            # pyelftools parses damaged notes with whatever error its parser meets
+        except (struct.error, ValueError) as exc:
             self.warnings.add(f"some notes of the core are unreadable ({exc})")
 
-    def _load_nt_file(self, desc) -> None:
-        page = desc["page_size"]
-        for entry, name in zip(desc["Elf_Nt_File_Entry"], desc["filename"]):
-            path = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
-            self.file_mappings.append(
-                FileMapping(entry["vm_start"], entry["vm_end"], entry["page_offset"] * page, path)
-            )
+    def _load_nt_file(self, desc: bytes) -> None:
+        """The files mapped into the process: a count and a page size, (start, end, page
+        offset) per file, then the files' names."""
+        count, page = struct.unpack_from("<QQ", desc)
+        if count > (len(desc) - 16) // 24:
+            raise ValueError(f"an NT_FILE note lists {count:,} files but holds fewer")
+        entries = np.frombuffer(desc, dtype="<u8", count=3 * count, offset=16).reshape(-1, 3)
+        names = desc[16 + 24 * count:].split(b"\0")
+        for (start, end, page_offset), name in zip(entries.tolist(), names):
+            self.file_mappings.append(FileMapping(start, end, page_offset * page,
+                                                  name.decode("utf-8", "replace")))
 
     def executable_path(self) -> Optional[str]:
         """The main executable: the NT_FILE mapping holding the entry point (AT_ENTRY)."""
@@ -492,10 +488,8 @@ def file_problem(path: str) -> Optional[str]:
     return "is not a regular file"
 
 
-def _c_string(raw) -> str:
-    if isinstance(raw, bytes):
-        raw = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
-    return str(raw).strip()
+def _c_string(raw: bytes) -> str:
+    return raw.split(b"\0", 1)[0].decode("utf-8", "replace").strip()
 
 
 def _build_id_from_memory(memory: AddressSpace, base: int) -> Optional[str]:
@@ -523,15 +517,10 @@ def _build_id_from_memory(memory: AddressSpace, base: int) -> Optional[str]:
 
 def find_build_id(notes: bytes) -> Optional[str]:
     """The hex GNU build-id in a block of ELF notes, or None."""
-    pos = 0
-    while pos + 12 <= len(notes):
-        namesz, descsz, kind = struct.unpack_from("<III", notes, pos)
-        name_start = pos + 12
-        desc_start = name_start + (namesz + 3) // 4 * 4
-        desc_end = desc_start + descsz
-        if desc_end > len(notes):
-            return None
-        if kind == NT_GNU_BUILD_ID and notes[name_start : name_start + namesz].rstrip(b"\0") == b"GNU":
-            return notes[desc_start:desc_end].hex()
-        pos = desc_start + (descsz + 3) // 4 * 4
+    try:
+        for name, kind, desc in iter_notes(notes):
+            if kind == NT_GNU_BUILD_ID and name == b"GNU":
+                return desc.hex()
+    except ValueError:
+        pass
     return None

@@ -1,9 +1,10 @@
 """The node executable: its build-id, versions and every `v8dbg_*` postmortem constant.
 
-pyelftools locates the sections; the symbol table itself (hundreds of thousands of entries
-in a 100 MB binary) is decoded in bulk with numpy, since walking it symbol by symbol in
-Python takes seconds. What is read is cached per build-id in the user's cache directory,
-so later runs on cores of the same build only read the build-id.
+pyelftools locates the sections, imported only for that: a build read before needs only
+its build-id, which the section headers lead to. The symbol table itself (hundreds of
+thousands of entries in a 100 MB binary) is decoded in bulk with numpy, since walking it
+symbol by symbol in Python takes seconds. What is read is cached per build-id in the
+user's cache directory, so later runs on cores of the same build only read the build-id.
 """
 
 from __future__ import annotations
@@ -20,19 +21,14 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
-from elftools.common.exceptions import ELFError
-from elftools.construct import ConstructError
-from elftools.elf.elffile import ELFFile
 
 from ..core import CoreFile, file_problem, find_build_id
+from ..elf import ELF64_SHDR, ElfHeader, read_header
 from ..errors import BinaryError, BuildIdMismatch, V8ScanError, Warnings
 
 V8DBG_PREFIX = b"v8dbg_"
 SHT_NOTE = 7
 MAX_NOTES = 1 << 20  # bytes of a note section read: a build-id note is 36
-ELF64_SHDR = np.dtype([("name", "<u4"), ("type", "<u4"), ("flags", "<u8"), ("addr", "<u8"),
-                       ("offset", "<u8"), ("size", "<u8"), ("link", "<u4"), ("info", "<u4"),
-                       ("addralign", "<u8"), ("entsize", "<u8")])
 # V8 keeps its version in these static members (v8::internal::Version::major_ ...).
 VERSION_SYMBOLS = {
     b"_ZN2v88internal7Version6major_E": "major",
@@ -103,9 +99,9 @@ def read_node_binary(path: str, use_cache: bool = True,
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
-            elf = ELFFile(f)
-            if elf["e_type"] not in ("ET_EXEC", "ET_DYN"):
-                raise BinaryError(f"{path} is not an executable (ELF type {elf['e_type']})")
+            elf = read_header(f, size)
+            if elf.type not in ("ET_EXEC", "ET_DYN"):
+                raise BinaryError(f"{path} is not an executable (ELF type {elf.type})")
             build_id = _build_id(f, elf, size)
             if use_cache and build_id:
                 cached = _from_cache(path, build_id, size)
@@ -119,8 +115,8 @@ def read_node_binary(path: str, use_cache: bool = True,
                 if cached and warnings is not None:
                     warnings.add(f"the cached metadata of build {build_id} is invalid "
                                  f"({cached}); read again from the binary")
-            binary = _read(path, f, elf, list(elf.iter_sections()), build_id)
-    except (ELFError, ConstructError, struct.error, ValueError) as exc:
+            binary = _read(path, f, build_id)
+    except (struct.error, ValueError) as exc:
         raise BinaryError(f"{path} is not a readable ELF executable ({exc})") from None
     except OSError as exc:
         raise BinaryError(f"cannot read {path}: {exc.strerror or exc}") from None
@@ -199,7 +195,21 @@ def _to_cache(binary: NodeBinary, size: int) -> None:
             os.unlink(temporary)
 
 
-def _read(path: str, f, elf: ELFFile, sections: list, build_id: Optional[str]) -> NodeBinary:
+def _read(path: str, f, build_id: Optional[str]) -> NodeBinary:
+    """Everything but the build-id, from the binary's sections (pyelftools' errors on a
+    damaged file raised as ValueError)."""
+    from elftools.common.exceptions import ELFError
+    from elftools.construct import ConstructError
+    try:
+        return _read_sections(path, f, build_id)
+    except (ELFError, ConstructError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _read_sections(path: str, f, build_id: Optional[str]) -> NodeBinary:
+    from elftools.elf.elffile import ELFFile
+    elf = ELFFile(f)
+    sections = list(elf.iter_sections())
     symtab = elf.get_section_by_name(".symtab")
     constants: dict[str, int] = {}
     versions: dict[str, int] = {}
@@ -244,11 +254,11 @@ def _read_symbols(f, symtab, strtab, sections):
         yield name, int.from_bytes(raw, "little", signed=True)
 
 
-def _build_id(f, elf: ELFFile, size: int) -> Optional[str]:
+def _build_id(f, elf: ElfHeader, size: int) -> Optional[str]:
     """The GNU build-id in the file's note sections, found from the section headers alone
     (pyelftools' sections cost 0.1 s to make, where the cache needs only this)."""
-    count, at = elf["e_shnum"], elf["e_shoff"]
-    if elf["e_shentsize"] != ELF64_SHDR.itemsize or at + count * ELF64_SHDR.itemsize > size:
+    count, at = elf.shnum, elf.shoff
+    if elf.shentsize != ELF64_SHDR.itemsize or at + count * ELF64_SHDR.itemsize > size:
         raise ValueError("section headers run past the end of the file")
     f.seek(at)
     headers = np.frombuffer(f.read(count * ELF64_SHDR.itemsize), dtype=ELF64_SHDR)
