@@ -23,7 +23,8 @@ __version__ = "0.1.0"
 _HOMES = {
     "open_dump": "dump", "Dump": "dump", "DumpInfo": "results",
     "Histogram": "results", "Row": "results", "Diff": "results", "DiffRow": "results",
-    "diff": "census", "V8ScanError": "errors", "Instance": "results", "growth_samples": "census",
+    "diff": "census", "V8ScanError": "errors", "Instance": "results", "Instances": "results",
+    "growth_samples": "census",
     "retainer_paths": "retainers", "targets_named": "retainers", "RetainerPath": "results",
 }
 __all__ = [*_HOMES, "__version__"]
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
     from .census import diff, growth_samples  # noqa: F401
     from .dump import Dump, open_dump  # noqa: F401
     from .errors import V8ScanError  # noqa: F401
-    from .results import Diff, DiffRow, DumpInfo, Histogram, Instance, RetainerPath, Row  # noqa: F401
+    from .results import (  # noqa: F401
+        Diff, DiffRow, DumpInfo, Histogram, Instance, Instances, RetainerPath, Row)
     from .retainers import retainer_paths, targets_named  # noqa: F401
 
 

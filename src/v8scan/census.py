@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence
 import numpy as np
 
 from .arrays import distinct
-from .results import Diff, DiffRow, Histogram, Instance, Row, RowKey
+from .results import Diff, DiffRow, Histogram, Instances, Row, RowKey
 from .scan.sweep import Progress
 
 if TYPE_CHECKING:
@@ -149,32 +149,41 @@ def objects_by_row(dump: Dump, select: Callable[[RowKey], bool], shapes: bool = 
 
 
 def instances(dump: Dump, name: str, shape: Optional[Sequence[str]] = None,
-              jobs: Optional[int] = None, kind: Optional[str] = None) -> list[Instance]:
+              jobs: Optional[int] = None, kind: Optional[str] = None) -> Instances:
     """Every live object named `name` (a constructor or function name as `histogram`
     shows it, or a kind such as "string") of one kind (`objects_named`), in address
     order: as many as the histogram's rows of that name and kind count. With `shape`, only
     JS objects whose own property names are exactly these (in order; a dictionary-mode
     object's sorted)."""
-    found = []
-    for (row_kind, label, _, _), (addresses, sizes) in objects_named(
-            dump, name, shape, kind, jobs).items():
-        found.extend(Instance(a, s, row_kind, label)
-                     for a, s in zip(addresses.tolist(), sizes.tolist()))
-    return sorted(found)
+    return as_instances(objects_named(dump, name, shape, kind, jobs))
 
 
-def kinds_named(dump: Dump, name: str, shape: Optional[Sequence[str]] = None
-                ) -> dict[str, int]:
-    """Live objects per kind among the histogram rows `name` means (`rows_named`), the most
-    common kind first; on a tie "object" first (a class with one instance means the
-    instance), then by kind."""
-    select = rows_named(name, shape)
-    counts: dict[str, int] = {}
-    for row in histogram(dump, shapes=shape is not None).rows:
-        if select(row.key):
-            counts[row.kind] = counts.get(row.kind, 0) + row.count
-    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0] != "object",
-                                                         item[0])))
+def as_instances(rows: dict[RowKey, tuple[np.ndarray, np.ndarray]]) -> Instances:
+    """The objects of `rows` ((addresses, sizes) per row, as objects_by_row gives them), in
+    address order."""
+    if not rows:
+        return Instances([], [], [], [])
+    addresses = np.concatenate([a for a, _ in rows.values()])
+    sizes = np.concatenate([s for _, s in rows.values()])
+    row_of = np.repeat(np.arange(len(rows)), [len(a) for a, _ in rows.values()])
+    order = np.argsort(addresses, kind="stable")
+    return Instances(addresses[order], sizes[order], row_of[order],
+                     [(key[0], key[1]) for key in rows])
+
+
+def objects_by_kind(dump: Dump, name: str, shape: Optional[Sequence[str]] = None,
+                    jobs: Optional[int] = None
+                    ) -> dict[str, dict[RowKey, tuple[np.ndarray, np.ndarray]]]:
+    """(addresses, sizes) of the objects of each row `name` means (`rows_named`), by kind:
+    the kind with the most objects first; on a tie "object" first (a class with one
+    instance means the instance), then by kind."""
+    by_kind: dict[str, dict[RowKey, tuple[np.ndarray, np.ndarray]]] = {}
+    for key, found in objects_by_row(dump, rows_named(name, shape), shapes=shape is not None,
+                                     jobs=jobs).items():
+        by_kind.setdefault(key[0], {})[key] = found
+    count = {kind: sum(len(a) for a, _ in rows.values()) for kind, rows in by_kind.items()}
+    return dict(sorted(by_kind.items(), key=lambda item: (-count[item[0]],
+                                                          item[0] != "object", item[0])))
 
 
 def objects_named(dump: Dump, name: str, shape: Optional[Sequence[str]] = None,
@@ -184,7 +193,7 @@ def objects_named(dump: Dump, name: str, shape: Optional[Sequence[str]] = None,
     else the most common kind among them ("Session" means the Session objects, not also
     the class Session, a closure)."""
     if kind is None:
-        kind = next(iter(kinds_named(dump, name, shape)), None)
+        return next(iter(objects_by_kind(dump, name, shape, jobs).values()), {})
     select = rows_named(name, shape)
     return objects_by_row(dump, lambda key: key[0] == kind and select(key),
                           shapes=shape is not None, jobs=jobs)

@@ -358,18 +358,19 @@ def instances(core, name, node, force, shape, limit, kind, as_json, jobs, debug)
       v8scan instances core.1234 RowDataPacket --limit 10
       v8scan instances core.1234 Object --shape id,genreIds
     """
-    from .census import kinds_named
+    from .census import as_instances, objects_by_kind
     from .render import instances_json, instances_text
 
     def action():
         props = [p.strip() for p in shape.split(",")] if shape is not None else None
         with _opened(core, node, force, debug) as dump:
-            kinds = kinds_named(dump, name, props)  # once: instances() would name again
-            chosen = kind or next(iter(kinds), None)
-            found = dump.instances(name, props, jobs, chosen) if chosen else []
+            by_kind = objects_by_kind(dump, name, props, jobs)  # every kind, in one pass
+            chosen = kind or next(iter(by_kind), None)
+            found = as_instances(by_kind.get(chosen, {}))
             if not found:
                 raise _nothing_called(name, kind)
-            others = {k: n for k, n in kinds.items() if k != chosen}
+            others = {k: sum(len(a) for a, _ in rows.values())
+                      for k, rows in by_kind.items() if k != chosen}
         click.echo(instances_json(core, name, found, others, limit) if as_json
                    else instances_text(name, found, others, limit))
     _run(action, debug)

@@ -21,7 +21,7 @@ from . import census
 from .core import CoreFile
 from .errors import NoV8HeapError, Warnings
 from .graph import marking
-from .results import DumpInfo, Histogram, Instance
+from .results import DumpInfo, Histogram, Instances
 from .scan.heapscan import (
     HeapScan,
     ScanPlan,
@@ -198,7 +198,7 @@ class Dump:
         return census.histogram(self, progress, shapes, include_dead, jobs)
 
     def instances(self, name: str, shape: Optional[Sequence[str]] = None,
-                  jobs: Optional[int] = None, kind: Optional[str] = None) -> list[Instance]:
+                  jobs: Optional[int] = None, kind: Optional[str] = None) -> Instances:
         """Every live object named `name`, of one kind, in address order
         (census.instances)."""
         return census.instances(self, name, shape, jobs, kind)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict
-from typing import Optional
+from typing import Optional, Sequence
 
 from .results import Diff, DiffRow, DumpInfo, Histogram, Instance, RetainerPath, Row
 
@@ -154,7 +154,7 @@ def _label(row: Row | DiffRow) -> str:
     return f"{name}: {shown}" + (f", ... (+{more})" if more > 0 else "")
 
 
-def instances_text(name: str, found: list[Instance], other_kinds: dict[str, int],
+def instances_text(name: str, found: Sequence[Instance], other_kinds: dict[str, int],
                    limit: Optional[int] = None) -> str:
     """The objects `found` (one kind), and how many of other kinds share their name."""
     lines = [f"{'Address':>18}  {'Bytes':>10}  {'Kind':<20}  Name"]
@@ -170,7 +170,8 @@ def instances_text(name: str, found: list[Instance], other_kinds: dict[str, int]
     return "\n".join(lines)
 
 
-def instances_json(core: str, name: str, found: list[Instance], other_kinds: dict[str, int],
+def instances_json(core: str, name: str, found: Sequence[Instance],
+                   other_kinds: dict[str, int],
                    limit: Optional[int] = None) -> str:
     return json.dumps({
         "core": core, "name": name, "kind": found[0].kind if found else None,

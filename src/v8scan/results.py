@@ -5,8 +5,9 @@ formats them (the JSON contract lives there) and imports nothing else of v8scan.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional, Union, overload
 
 # What a row groups by: kind, name, and with --shapes the own property names and whether
 # they come from a dictionary-mode object.
@@ -105,6 +106,55 @@ class Instance:
     size: int
     kind: str
     name: str
+
+
+class Instances(Sequence[Instance]):
+    """Objects of one or more histogram rows, in address order, each made an Instance
+    only when looked at: a row can hold millions, and a listing shows a few.
+
+    `addresses`, `sizes` and `rows` are equally long arrays (numpy's or lists); `rows`
+    index `labels`, the (kind, name) of each row."""
+
+    def __init__(self, addresses: Any, sizes: Any, rows: Any,
+                 labels: Sequence[tuple[str, str]]) -> None:
+        self._addresses, self._sizes, self._rows = addresses, sizes, rows
+        self._labels = list(labels)
+
+    def __len__(self) -> int:
+        return len(self._addresses)
+
+    @overload
+    def __getitem__(self, index: int) -> Instance: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Instance]: ...
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[Instance, list[Instance]]:
+        if isinstance(index, slice):
+            return list(self._made(*index.indices(len(self))))
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("instance index out of range")
+        return next(self._made(index, index + 1, 1))
+
+    def __iter__(self) -> Iterator[Instance]:
+        return self._made(0, len(self), 1)
+
+    def _made(self, start: int, stop: int, step: int) -> Iterator[Instance]:
+        part = slice(start, stop, step)
+        for address, size, row in zip(list(self._addresses[part]), list(self._sizes[part]),
+                                      list(self._rows[part])):
+            kind, name = self._labels[int(row)]
+            yield Instance(int(address), int(size), kind, name)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # equal to lists, which have none
+
+    def __repr__(self) -> str:
+        return f"Instances({len(self):,} objects)"
 
 
 @dataclass(frozen=True)
