@@ -153,6 +153,26 @@ def find_words(data: np.ndarray, areas: np.ndarray, targets: np.ndarray):
     return np.array(where, dtype=np.uint64), np.array(what, dtype=np.uint64)
 
 
+def find_words_in(data: np.ndarray, areas: np.ndarray, ranges: np.ndarray):
+    """(addresses, values) of every word that points into one of `ranges`, [start, end)
+    untagged addresses in order and apart, as a pointer to an object does (tagged
+    ...001)."""
+    ranges = np.asarray(ranges, dtype=np.uint64).reshape(-1, 2)
+    if np.any(ranges[:, 1] < ranges[:, 0]) or np.any(ranges[1:, 0] < ranges[:-1, 1]):
+        raise ValueError("ranges must be in order, apart, and not end before they start")
+    where, what = [], []
+    for vaddr, offset, size in areas.tolist():
+        words = _words(data, offset, size)
+        pointed = words - np.uint64(1)
+        at = np.searchsorted(ranges[:, 0], pointed, side="right").astype(np.int64) - 1
+        inside = (words & np.uint64(7) == 1) & (at >= 0) & (
+            pointed < ranges[np.maximum(at, 0), 1] if len(ranges) else False)
+        for i in np.flatnonzero(inside).tolist():
+            where.append(vaddr + 8 * i)
+            what.append(int(words[i]))
+    return np.array(where, dtype=np.uint64), np.array(what, dtype=np.uint64)
+
+
 def list_objects(data: np.ndarray, areas: np.ndarray, map_keys: np.ndarray,
                  size_kind: np.ndarray, fixed_size: np.ndarray, map_flags: np.ndarray,
                  params: ScanParams, start: int, stop: int, addresses: np.ndarray,

@@ -173,27 +173,33 @@ def stale_allocation_areas(memory: AddressSpace, areas: np.ndarray, maps: np.nda
         (checked if budget >= 0 else unchecked).append(area)
     if not checked:
         return unchecked
-    inside = distinct(np.concatenate([np.arange(a.top, a.limit, 8, dtype=np.uint64)
-                                       for a in checked]))
-    referenced = distinct(_references(memory, areas, maps, walk_rules, inside, sweeper)[2])
+    rests = _merged_ranges([(a.top, a.limit) for a in checked])
+    referenced = distinct(_references(memory, areas, maps, walk_rules, sweeper,
+                                      ranges=rests)[2])
     stale = [a for a in checked if np.any((referenced >= np.uint64(a.top))
                                           & (referenced < np.uint64(a.limit)))]
     return stale + unchecked
 
 
-def _clip(areas: np.ndarray, ranges: list[tuple[int, int]]) -> np.ndarray:
-    """The parts of the `areas` rows (ordered, disjoint) inside the address `ranges`, as
-    rows in address order."""
+def _merged_ranges(ranges: list[tuple[int, int]]) -> np.ndarray:
+    """The address `ranges` ([start, end)) in order, those that touch or overlap merged,
+    as (n, 2) rows."""
     merged: list[list[int]] = []
     for lo, hi in sorted(ranges):
         if merged and lo <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], hi)
         else:
             merged.append([lo, hi])
+    return np.array(merged, dtype=np.uint64).reshape(-1, 2)
+
+
+def _clip(areas: np.ndarray, ranges: list[tuple[int, int]]) -> np.ndarray:
+    """The parts of the `areas` rows (ordered, disjoint) inside the address `ranges`, as
+    rows in address order."""
     starts = areas[:, 0]
     ends = starts + areas[:, 2]
     rows = []
-    for lo, hi in merged:
+    for lo, hi in _merged_ranges(ranges).tolist():
         first = int(np.searchsorted(ends, np.uint64(lo), side="right"))
         last = int(np.searchsorted(starts, np.uint64(hi), side="left"))
         for vaddr, offset, size in areas[first:last].tolist():
@@ -294,21 +300,26 @@ def find_holders(memory: AddressSpace, scan: HeapScan, targets: np.ndarray,
     """Every live reference to the objects at `targets` (untagged addresses):
     (holder object, address of the referencing word, target), in address order."""
     with Sweeper(jobs) as sweeper:
-        return _references(memory, scan.areas, scan.maps, scan.walk_rules, targets, sweeper)
+        return _references(memory, scan.areas, scan.maps, scan.walk_rules, sweeper, targets)
 
 
 def _references(memory: AddressSpace, areas: np.ndarray, maps: np.ndarray, walk_rules: tuple,
-                targets: np.ndarray, sweeper: Sweeper
+                sweeper: Sweeper, targets: Optional[np.ndarray] = None,
+                ranges: Optional[np.ndarray] = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(holder, referencing word, target) of every reference from an object walked in
-    `areas` to one of `targets`. One sweep looks for all targets at once (a hash set of
-    their tagged pointers); the objects holding the words found are then found by walking
-    only the areas they are in."""
+    `areas` to one of `targets` (untagged addresses), or into one of `ranges` ((start,
+    end) rows in order, apart). One sweep looks for all at once (a hash set of the
+    targets' tagged pointers, or a search of the ranges); the objects holding the words
+    found are then found by walking only the areas they are in."""
     impl = scanner_module()
     data = memory.reading(areas)
-    keys = distinct(np.asarray(targets, dtype=np.uint64)) + np.uint64(1)
+    if ranges is not None:
+        find, wanted = impl.find_words_in, ranges
+    else:
+        find, wanted = impl.find_words, distinct(np.asarray(targets, np.uint64)) + np.uint64(1)
     found: list[tuple[np.ndarray, np.ndarray]] = []
-    sweeper.run(impl.find_words, [((data, areas[a:b], keys), n) for a, b, n in area_tasks(areas)],
+    sweeper.run(find, [((data, areas[a:b], wanted), n) for a, b, n in area_tasks(areas)],
                 WEIGHT_WORDS, fold=found.append)
     where = np.concatenate([f[0] for f in found] or [np.zeros(0, np.uint64)])
     what = np.concatenate([f[1] for f in found] or [np.zeros(0, np.uint64)])
