@@ -108,9 +108,18 @@ def measure(mode: str, paths: list[str], ranges_file: str, cold: bool) -> dict:
             "read_bytes": json.loads(done.stderr.strip().splitlines()[-1])["read_bytes"]}
 
 
-def best(mode: str, paths: list[str], ranges_file: str, cold: bool, repeat: int) -> dict:
-    return min((measure(mode, paths, ranges_file, cold) for _ in range(repeat)),
-               key=lambda r: r["seconds"])
+def best_of(runs: dict[str, tuple[str, list[str]]], ranges_file: str, cold: bool,
+            repeat: int) -> dict[str, dict]:
+    """The fastest of `repeat` runs of each of `runs` (name: mode, cores), in rounds that
+    run each once: this machine's speed drifts by tens of percent over minutes, and
+    rounds expose every mode to the same drift."""
+    found: dict[str, dict] = {}
+    for _ in range(repeat):
+        for name, (mode, paths) in runs.items():
+            r = measure(mode, paths, ranges_file, cold)
+            if name not in found or r["seconds"] < found[name]["seconds"]:
+                found[name] = r
+    return found
 
 
 def main() -> None:
@@ -143,13 +152,11 @@ def main() -> None:
               f"{rows:,} rows held; heap pages' object areas "
               f"{heap[paths[0]] / 2**20:,.1f} MiB each; {threads} cores")
         one, two = paths[:1], paths
-        cold = {name: best(mode, where, ranges_file, True, args.repeat)
-                for name, mode, where in (
-                    ("whole", "whole", one), ("heap", "heap", one),
-                    ("histogram", "histogram", one), ("instances", "instances", one),
-                    ("whole x2", "whole", two), ("heap x2", "heap", two),
-                    ("diff", "diff", two))}
-        print("\ncold (evicted before each run), best of", args.repeat)
+        cold = best_of({"whole": ("whole", one), "heap": ("heap", one),
+                        "histogram": ("histogram", one), "instances": ("instances", one),
+                        "whole x2": ("whole", two), "heap x2": ("heap", two),
+                        "diff": ("diff", two)}, ranges_file, True, args.repeat)
+        print("\ncold (evicted before each run), best of", args.repeat, "rounds")
         for name, r in cold.items():
             print(f"  {name:<10} {r['seconds']:7.3f} s   read {r['read_bytes'] / 2**20:8,.1f} MiB")
         for command, base in (("histogram", ""), ("instances", ""), ("diff", " x2")):
@@ -161,11 +168,14 @@ def main() -> None:
                   f"(goal <= 1.5x), whole core {w['seconds'] / r['seconds']:.2f}x its time "
                   f"(goal >= 4x), read beyond the heap pages {extra / 2**20:,.1f} MiB = "
                   f"{100 * extra / rest:.2f}% of the rest (goal <= 1%)")
-        floor = best("numpy", one, ranges_file, False, args.repeat)["seconds"]
+        warm = best_of({"numpy": ("numpy", one), "histogram": ("histogram", one),
+                        "instances": ("instances", one), "diff": ("diff", two)},
+                       ranges_file, False, args.repeat)
+        floor = warm["numpy"]["seconds"]
         print(f"\nwarm (in the page cache), best of {args.repeat}; a Python process that "
               f"imports numpy takes {floor:.3f} s here")
         for command, cores in (("histogram", one), ("instances", one), ("diff", two)):
-            seconds = best(command, cores, ranges_file, False, args.repeat)["seconds"]
+            seconds = warm[command]["seconds"]
             goal = GOAL_FIXED + sum(heap[p] for p in cores) / (GOAL_RATE * threads)
             print(f"  {command:<10} {seconds:.3f} s; goal {goal:.3f} s "
                   f"({seconds / goal:.2f}x it); {seconds - floor:.3f} s beyond numpy's "
