@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from v8scan import census, render
-from v8scan.results import DumpInfo, Histogram, Instance, RetainerPath, Row
+from v8scan.results import Dominator, DumpInfo, Histogram, Instance, RetainerPath, Row
 
 GOLDEN = Path(__file__).parent / "golden"
 SESSION = ("object", "Session", ("id", "user"), False)
@@ -21,6 +21,10 @@ AFTER = Histogram("core.2", "20.20.2", "11.3.244.8", [
     Row("object", "Session", 30, 1440, True, ("id", "user")),
     Row("object", "Object", 2, 80, True, ("a\x1b", "b"), True),
     Row("string", "SeqOneByteString", 5, 160)])
+
+RETAINED = Histogram("core.2", "20.20.2", "11.3.244.8", [
+    Row("object", "Session", 30, 1440, retained=4320),
+    Row("object", "Map", 1, 32, retained=4900)])
 
 
 def rendered() -> dict[str, str]:
@@ -47,6 +51,10 @@ def rendered() -> dict[str, str]:
             RetainerPath(30, ("Array[...]", "cache in the context of flush (db.js)"), True,
                          (0x2F1E5A9C1E20,))]),
         "inspect": render.inspect_json("core.2", 0x2F1E5A9C1E20, value),
+        "histogram-retained": render.histogram_json(RETAINED, "retained", None, False),
+        "dominators": render.dominators_json("core.2", [
+            Dominator(0x2F1E5A9C1E80, "object", "Map", 32, 1_600_000,
+                      ("cache in the context of flush (db.js)",))], 2_000_000),
     }
 
 

@@ -309,3 +309,79 @@ def test_count_marked_twins_agree(small_graph):
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
     assert got[0].sum() == marks.sum() > 0
+
+
+def test_edges_twins_agree_and_are_the_marked_objects_strong_words(small_graph):
+    """Marker.edges in both twins: the same edges, every one between marked objects, and
+    every strong word of a marked object to a marked object start among them (no
+    ephemeron tables here: every map's objects are traced whole). Every other object is a
+    root, so that most of the small graph's own references are edges."""
+    data, rows, addresses, info, trace_end, _, layout = small_graph
+    none = np.zeros(len(trace_end), dtype=np.uint8)
+    shift = layout.page_alignment.bit_length() - 1
+    found = []
+    for impl in (_scan, _scan_py):
+        marker = impl.Marker(data, rows, addresses, info, trace_end, none, 40, shift)
+        marker.add_roots(addresses[1::2] + np.uint64(1), 0)
+        marker.run()
+        found.append((marker.result()[0], *marker.edges()))
+    (marks, sources, targets), (twin_marks, twin_sources, twin_targets) = found
+    np.testing.assert_array_equal(marks, twin_marks)
+    np.testing.assert_array_equal(sources, twin_sources)
+    np.testing.assert_array_equal(targets, twin_targets)
+    assert marks[sources].all() and marks[targets].all()
+    index = {a: i for i, a in enumerate(addresses.tolist())}
+    want = []
+    for i in np.flatnonzero(marks).tolist():
+        at = _file_offsets(rows, addresses[i:i + 1])[0]
+        extent = int(info[i] & np.uint64(0xFFFFFFFF))
+        words = data[at:at + min(extent, int(trace_end[int(info[i] >> np.uint64(32))]))]
+        for w in words.view("<u8")[(words.view("<u8") & np.uint64(7)) == 1].tolist():
+            j = index.get(w - 1, -1)
+            if j >= 0 and marks[j]:
+                want.append((i, j))
+    got = set(zip(sources.tolist(), targets.tolist()))
+    assert want and set(want) <= got
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.integers(1, 40).flatmap(lambda n: st.tuples(
+    st.just(n), st.integers(0, n - 1),
+    st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=4 * n),
+    st.lists(st.integers(-1, 2), min_size=n, max_size=n))))
+def test_dominator_twins_agree(graph):
+    """Lengauer-Tarjan (compiled) and Cooper-Harvey-Kennedy (the twin) find the same
+    immediate dominators; retained sizes and each group's outermost nodes agree too."""
+    n, root, edges, group = graph
+    sources = np.array([a for a, _ in edges], np.int32)
+    targets = np.array([b for _, b in edges], np.int32)
+    succ = _scan.adjacency(n, sources, targets)
+    pred = _scan.adjacency(n, targets, sources)
+    for got, want in zip(succ, _scan_py.adjacency(n, sources, targets)):
+        np.testing.assert_array_equal(got, want)
+    idom, preorder = _scan.immediate_dominators(root, *succ, *pred)
+    twin_idom, twin_preorder = _scan_py.immediate_dominators(root, *succ, *pred)
+    np.testing.assert_array_equal(idom, twin_idom)
+    np.testing.assert_array_equal(preorder, twin_preorder)
+    sizes = np.arange(1, n + 1, dtype=np.int64)
+    retained = _scan.retained_sizes(idom, preorder, sizes)
+    np.testing.assert_array_equal(retained, _scan_py.retained_sizes(idom, preorder, sizes))
+    assert retained[root] == sizes[preorder].sum()
+    reached = idom >= 0
+    children = _scan.adjacency(n, idom[reached], np.flatnonzero(reached).astype(np.int32))
+    groups = np.array(group, np.int32)
+    np.testing.assert_array_equal(
+        _scan.outermost_of_group(root, *children, groups, 3),
+        _scan_py.outermost_of_group(root, *children, groups, 3))
+
+
+def test_dominators_refuse_what_is_not_a_graph():
+    offsets, targets = np.array([0, 1, 1], np.int64), np.array([5], np.int32)
+    for impl in (_scan, _scan_py):
+        with pytest.raises(ValueError):
+            impl.adjacency(2, np.array([0, 3], np.int32), np.array([1, 1], np.int32))
+        with pytest.raises(ValueError):
+            impl.immediate_dominators(0, offsets, targets, offsets, np.array([0], np.int32))
+        with pytest.raises(ValueError):
+            impl.immediate_dominators(2, offsets, np.array([1], np.int32), offsets,
+                                      np.array([0], np.int32))

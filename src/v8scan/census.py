@@ -5,11 +5,13 @@ dumps. Goes down to the heap only through the Dump session; results are results.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import numpy as np
 
 from .arrays import distinct
+from .errors import V8ScanError
 from .results import Diff, DiffRow, Histogram, Instances, Row, RowKey
 from .scan.sweep import Progress
 
@@ -48,20 +50,53 @@ def diff(before: Histogram, after: Histogram) -> Diff:
 
 
 def histogram(dump: Dump, progress: Optional[Progress] = None, shapes: bool = False,
-              include_dead: bool = False, jobs: Optional[int] = None) -> Histogram:
+              include_dead: bool = False, jobs: Optional[int] = None,
+              retained: bool = False) -> Histogram:
     """Count and shallow size of the live V8 objects of `dump` by kind and name.
 
     `shapes` splits JS objects by their own property names, as mdb_v8's
     ::findjsobjects does; `include_dead` counts dead objects too; `jobs` as in `scan`.
+    `retained` adds each row's retained bytes (`retained_by_row`).
     """
+    if retained and include_dead:
+        raise V8ScanError("retained sizes are what live objects hold: they cannot be "
+                          "counted with dead objects (--all)")
     scan = dump.scan(progress, include_dead, jobs)
+    map_keys = _map_keys(dump, scan, shapes)
+    collected_keys = _collected_keys(dump, scan, shapes)
     entries = [(key, count, size, known) for key, count, size, known in zip(
-        _map_keys(dump, scan, shapes), scan.counts.tolist(), scan.sizes.tolist(),
+        map_keys, scan.counts.tolist(), scan.sizes.tolist(),
         scan.size_known.tolist()) if key is not None]
     entries.extend((key, 1, size, True) for key, size in zip(
-        _collected_keys(dump, scan, shapes), scan.collected_sizes.tolist()))
+        collected_keys, scan.collected_sizes.tolist()))
+    rows = aggregate(entries)
+    if retained:
+        held = retained_by_row(dump, scan, map_keys, collected_keys, progress, jobs)
+        rows = [replace(row, retained=held.get(row.key, 0)) for row in rows]
     return Histogram(dump.path, dump.binary.node_version or "unknown",
-                     dump.binary.v8_version_string, aggregate(entries), list(dump.warnings))
+                     dump.binary.v8_version_string, rows, list(dump.warnings))
+
+
+def retained_by_row(dump: Dump, scan: HeapScan, map_keys: list[Optional[RowKey]],
+                    collected_keys: list[RowKey], progress: Optional[Progress] = None,
+                    jobs: Optional[int] = None) -> dict[RowKey, int]:
+    """The bytes the objects of each row retain, as DevTools sums a constructor's row: the
+    retained sizes of the row's objects that no other object of the row dominates (an
+    object inside another of its row is already in that one's retained size)."""
+    graph, tree = dump.graph_of(scan, jobs), dump.dominators(progress, jobs)
+    keys = sorted({key for key in map_keys if key is not None} | set(collected_keys))
+    index = {key: i for i, key in enumerate(keys)}
+    group_of_map = np.array([-1 if key is None else index[key] for key in map_keys]
+                            + [-1], dtype=np.int32)  # one more: an empty scan has no maps
+    group = group_of_map[(graph.info >> np.uint64(32)).astype(np.int64)]
+    if len(scan.collected):
+        at = np.searchsorted(graph.addresses, scan.collected)
+        group[at] = [index[key] for key in collected_keys]
+    group[graph.marks == 0] = -1
+    outermost = tree.outermost(group, len(keys))
+    totals = np.bincount(group[outermost], weights=tree.retained[:-1][outermost],
+                         minlength=len(keys))
+    return {key: int(totals[i]) for key, i in index.items()}
 
 
 def _map_keys(dump: Dump, scan: HeapScan, shapes: bool) -> list[Optional[RowKey]]:
@@ -106,6 +141,23 @@ def _collected_keys(dump: Dump, scan: HeapScan, shapes: bool) -> list[RowKey]:
             shape, dictionary = namer.object_shape(obj, map_addr)
         keys[i] = (kind, name, shape, dictionary)
     return keys
+
+
+def object_labels(dump: Dump, scan: HeapScan, addresses: np.ndarray) -> list[tuple[str, str]]:
+    """(kind, name) of each object at `addresses` (objects the scan counted), as its
+    histogram row names it."""
+    addresses = np.asarray(addresses, np.uint64)
+    maps, types = dump.maps_of(scan, addresses)
+    per_object = scan.per_object[np.searchsorted(scan.maps, maps)]
+    labels: list[tuple[str, str]] = [("", "")] * len(addresses)
+    one_by_one = np.flatnonzero(per_object)
+    for i, label in zip(one_by_one.tolist(), dump.namer.label_objects(
+            addresses[one_by_one], maps[one_by_one], types[one_by_one])):
+        labels[i] = label
+    dump.namer.read_ahead(maps[~per_object])
+    for i in np.flatnonzero(~per_object).tolist():
+        labels[i] = dump.namer.label_map(int(maps[i]), int(types[i]))
+    return labels
 
 
 def objects_by_row(dump: Dump, select: Callable[[RowKey], bool], shapes: bool = False,

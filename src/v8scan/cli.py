@@ -37,6 +37,11 @@ class _Progress:
         self.label = os.path.basename(path) + size
         self.start = time.monotonic()
         self.shown = -1
+        self.what = "scanning"
+
+    def restart(self, what: str) -> None:
+        """The bar of a next step of the work, from 0%."""
+        self.what, self.shown = what, -1
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled or time.monotonic() - self.start < 1.0:
@@ -47,7 +52,7 @@ class _Progress:
         self.shown = percent
         width = 30
         filled = width * percent // 100
-        sys.stderr.write(f"\rscanning {self.label} [{'#' * filled}{'.' * (width - filled)}] "
+        sys.stderr.write(f"\r{self.what} {self.label} [{'#' * filled}{'.' * (width - filled)}] "
                          f"{percent:3d}%")
         sys.stderr.flush()
 
@@ -137,10 +142,16 @@ def _opened_pair(before: str, after: str, node: Optional[str], force: bool,
             _report_reads(new)
 
 
-def _histogram(dump, quiet: bool, shapes: bool, include_dead: bool, jobs: Optional[int]):
+def _histogram(dump, quiet: bool, shapes: bool, include_dead: bool, jobs: Optional[int],
+               retained: bool = False):
     bar = _Progress(not quiet, dump.path)
     try:
-        return dump.histogram(progress=bar, shapes=shapes, include_dead=include_dead, jobs=jobs)
+        dump.scan(progress=bar, include_dead=include_dead, jobs=jobs)
+        if retained:
+            bar.restart("dominators")
+            dump.dominators(progress=bar, jobs=jobs)
+        return dump.histogram(shapes=shapes, include_dead=include_dead, jobs=jobs,
+                              retained=retained)
     finally:
         bar.close()
 
@@ -223,6 +234,7 @@ def main() -> None:
       v8scan instances core.1234 Session    # the addresses of one row's objects
       v8scan inspect core.1234 0x2f1e5a9c1e20
       v8scan retainers core.1234 Session    # what holds them, up to a root
+      v8scan dominators core.1234           # what retains the most bytes
       v8scan info core.1234
       v8scan demo                      # try it on a bundled leaking service
     """
@@ -232,10 +244,16 @@ def main() -> None:
 @click.argument("core", type=click.Path(dir_okay=False))
 @node_option
 @force_option
-@click.option("--sort", type=click.Choice(["size", "count"]), default="size", show_default=True,
-              help="Order rows by total bytes or by object count.")
+@click.option("--sort", type=click.Choice(["size", "count", "retained"]), default="size",
+              show_default=True,
+              help="Order rows by total bytes, by object count, or (with --retained) by "
+                   "retained bytes.")
+@click.option("--retained", is_flag=True,
+              help="Add each row's retained bytes: what its objects hold, alone, and would "
+                   "free if they went (as DevTools' Retained Size of a constructor).")
 @census_options
-def histogram(core, node, force, sort, top, shapes, include_dead, as_json, quiet, jobs, debug):
+def histogram(core, node, force, sort, retained, top, shapes, include_dead, as_json, quiet,
+              jobs, debug):
     """What is on the V8 heap of CORE: count, bytes, kind and constructor.
 
     Objects are grouped as a V8 heap snapshot groups them: JS objects by constructor name,
@@ -244,18 +262,28 @@ def histogram(core, node, force, sort, top, shapes, include_dead, as_json, quiet
     own tables, global handles, handle scopes, the threads' stacks) reach. Objects that
     died since the last garbage collection are left out; --all counts them too.
 
+    With --retained, a row's retained bytes are those of its objects and of everything
+    only they hold (every path to it from the roots goes through one of them), each byte
+    counted once: the object graph's dominator tree, as DevTools and memlab compute it.
+
     \b
     Examples:
       v8scan histogram core.1234 --top 20 --sort count
       v8scan histogram core.1234 --shapes --top 20
+      v8scan histogram core.1234 --retained --sort retained --top 20
     """
     from .render import histogram_json, histogram_text
 
     top = _rows_shown(top, as_json)
+    if sort == "retained" and not retained:
+        raise click.UsageError("--sort retained needs --retained")
+    if retained and include_dead:
+        raise click.UsageError("--retained counts what live objects hold; it does not go "
+                               "with --all")
 
     def action():
         with _opened(core, node, force, debug) as dump:
-            h = _histogram(dump, quiet or as_json, shapes, include_dead, jobs)
+            h = _histogram(dump, quiet or as_json, shapes, include_dead, jobs, retained)
         click.echo(histogram_json(h, sort, top, shapes) if as_json
                    else histogram_text(h, sort, top))
     _run(action, debug)
@@ -416,6 +444,50 @@ def retainers(core, target, node, force, hops, kind, as_json, jobs, debug):
             paths = retainer_paths(dump, targets, hops, jobs)
         click.echo(retainers_json(core, target, paths) if as_json
                    else retainers_text(target, paths))
+    _run(action, debug)
+
+
+@main.command()
+@click.argument("core", type=click.Path(dir_okay=False))
+@node_option
+@force_option
+@click.option("--top", type=click.IntRange(min=1, max=1000), default=10, show_default=True,
+              metavar="N", help="How many objects to show.")
+@click.option("--hops", type=click.IntRange(min=1, max=64), default=16, show_default=True,
+              help="At most this many links of each path are followed towards its root.")
+@json_option
+@quiet_option
+@jobs_option
+@debug_option
+def dominators(core, node, force, top, hops, as_json, quiet, jobs, debug):
+    """The objects of CORE that retain the most bytes, each with a path that holds it.
+
+    An object retains itself and everything only it holds: what would be freed if it
+    went (every path from V8's roots to those objects passes through it). Retained sizes
+    are computed from the object graph's dominator tree, as Chrome DevTools and memlab
+    compute them from a heap snapshot. An object and the objects it holds are often
+    listed one after the other: a Map, then its table.
+
+    \b
+    Examples:
+      v8scan dominators core.1234
+      v8scan dominators core.1234 --top 30 --json
+    """
+    from .render import dominators_json, dominators_text
+    from .retainers import top_dominators
+
+    def action():
+        with _opened(core, node, force, debug) as dump:
+            bar = _Progress(not (quiet or as_json), dump.path)
+            try:
+                dump.scan(progress=bar, jobs=jobs)
+                bar.restart("dominators")
+                total = int(dump.dominators(progress=bar, jobs=jobs).retained[-1])
+            finally:
+                bar.close()
+            found = top_dominators(dump, top, hops, jobs)
+        click.echo(dominators_json(core, found, total) if as_json
+                   else dominators_text(found, total))
     _run(action, debug)
 
 

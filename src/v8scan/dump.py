@@ -21,6 +21,8 @@ from . import census
 from .core import CoreFile
 from .errors import NoV8HeapError, Warnings
 from .graph import marking
+from .graph.dominators import WEIGHT as DOMINATORS_WEIGHT
+from .graph.dominators import Dominators, dominator_tree
 from .results import DumpInfo, Histogram, Instances
 from .scan.heapscan import (
     HeapScan,
@@ -66,6 +68,7 @@ class Dump:
             raise
         self._scans: dict[bool, HeapScan] = {}  # by `include_dead`
         self._graph: Optional[marking.ObjectGraph] = None
+        self._dominators: Optional[Dominators] = None
 
     def _note_truncation(self) -> int:
         """One warning for a truncated core, with the V8 heap pages it lacks; their count."""
@@ -192,10 +195,30 @@ class Dump:
                                   "reach is not necessarily garbage")
         return self._graph
 
+    def dominators(self, progress: Optional[Progress] = None,
+                   jobs: Optional[int] = None) -> Dominators:
+        """The dominator tree of the live objects, with their retained sizes, by index in
+        the scan's object graph (graph/dominators.py); built once."""
+        if self._dominators is None:
+            scan = self.scan(jobs=jobs)
+            graph = self.graph_of(scan, jobs)
+            with Sweeper(jobs, progress, self.heap_page_bytes() * DOMINATORS_WEIGHT) as sweeper:
+                self._dominators = dominator_tree(self.core.memory, self.layout, scan.plan,
+                                                  graph, sweeper)
+                sweeper.finish()
+        return self._dominators
+
+    def graph_of(self, scan: HeapScan, jobs: Optional[int] = None) -> marking.ObjectGraph:
+        """The object graph the scan's census marked (or, where it counted every object,
+        the object graph): the one `dominators` indexes."""
+        return scan.graph if scan.graph is not None else self.object_graph(jobs)
+
     def histogram(self, progress: Optional[Progress] = None, shapes: bool = False,
-                  include_dead: bool = False, jobs: Optional[int] = None) -> Histogram:
-        """Count and shallow size of live V8 objects by kind and name (census.histogram)."""
-        return census.histogram(self, progress, shapes, include_dead, jobs)
+                  include_dead: bool = False, jobs: Optional[int] = None,
+                  retained: bool = False) -> Histogram:
+        """Count and shallow size of live V8 objects by kind and name, and with `retained`
+        the bytes each row retains (census.histogram)."""
+        return census.histogram(self, progress, shapes, include_dead, jobs, retained)
 
     def instances(self, name: str, shape: Optional[Sequence[str]] = None,
                   jobs: Optional[int] = None, kind: Optional[str] = None) -> Instances:

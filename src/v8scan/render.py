@@ -1,7 +1,8 @@
 """Text tables and JSON of every command's results. The JSON contract lives here only, and
 tests/golden/ holds one rendering of each (tests/test_golden.py checks them):
 
-histogram --json: {"core", "node_version", "rows": [{"kind", "name", "count", "size"}]}
+histogram --json: {"core", "node_version", "rows": [{"kind", "name", "count", "size"}]};
+                  with --retained, every row also has "retained" (bytes)
 diff --json:      {"before", "after", "rows": [{"kind", "name", "count_before", "count_after",
                    "count_delta", "size_before", "size_after", "size_delta"}]}; with
                   --samples, sampled rows also have "samples": ["0x..."]
@@ -17,6 +18,8 @@ instances --json: {"core", "name", "kind", "count", "other_kinds": {kind: count}
                    "instances": [{"address": "0x...", "size", "kind", "name"}]} (one kind,
                    count is of all of it; instances as many as --limit; other_kinds:
                    objects of other kinds called the same)
+dominators --json: {"core", "live_bytes", "dominators": [{"address": "0x...", "kind",
+                   "name", "size", "retained", "path": [nearest holder first]}]}
 retainers --json: {"core", "target", "paths": [{"count", "steps": [nearest holder first],
                    "rooted", "samples": ["0x..."]}]}
 inspect --json:   {"core", "address": "0x...", "value": a value tree (v8/values.py): every
@@ -31,7 +34,8 @@ import re
 from dataclasses import asdict
 from typing import Optional, Sequence
 
-from .results import Diff, DiffRow, DumpInfo, Histogram, Instance, RetainerPath, Row
+from .results import (Diff, DiffRow, Dominator, DumpInfo, Histogram, Instance,
+                      RetainerPath, Row)
 
 # Text from a core is data: control characters (C0, DEL, C1) and the Unicode controls that
 # reorder or break lines would steer the terminal, so they are shown escaped.
@@ -52,6 +56,7 @@ def histogram_json(h: Histogram, by: str = "size", top: Optional[int] = None,
         "core": h.core,
         "node_version": h.node_version,
         "rows": [{"kind": r.kind, "name": r.name, "count": r.count, "size": r.size,
+                  **({} if r.retained is None else {"retained": r.retained}),
                   **_shape_json(r, shapes)} for r in rows],
     }, indent=1)
 
@@ -84,13 +89,19 @@ def info_json(info: DumpInfo) -> str:
 def histogram_text(h: Histogram, by: str = "size", top: Optional[int] = None) -> str:
     rows = h.sorted(by)
     shown = rows[:top] if top else rows
-    lines = [f"{'Count':>10}  {'Bytes':>14}  {'Kind':<20}  Name"]
+    held = h.has_retained  # a Retained column, after Bytes
+    lines = [f"{'Count':>10}  {'Bytes':>14}  " + (f"{'Retained':>14}  " if held else "")
+             + f"{'Kind':<20}  Name"]
     for r in shown:
         size = f"{r.size:,}" + ("" if r.size_known else "+")
-        lines.append(f"{r.count:>10,}  {size:>14}  {r.kind:<20}  {_label(r)}")
+        lines.append(f"{r.count:>10,}  {size:>14}  "
+                     + (f"{r.retained or 0:>14,}  " if held else "")
+                     + f"{r.kind:<20}  {_label(r)}")
+    blank = f"{'':>14}  " if held else ""
     if len(shown) < len(rows):
-        lines.append(f"{'':>10}  {'':>14}  {'':<20}  ... {len(rows) - len(shown):,} more rows")
-    lines.append(f"{h.total_count:>10,}  {h.total_size:>14,}  {'total':<20}  "
+        lines.append(f"{'':>10}  {'':>14}  {blank}{'':<20}  ... "
+                     f"{len(rows) - len(shown):,} more rows")
+    lines.append(f"{h.total_count:>10,}  {h.total_size:>14,}  {blank}{'total':<20}  "
                  f"Node {h.node_version}, V8 {h.v8_version}")
     if any(not r.size_known for r in shown):
         lines.append("(+: some objects of that row are of a type whose size v8scan does not "
@@ -204,6 +215,28 @@ def retainers_json(core: str, target: str, paths: list[RetainerPath]) -> str:
 # --- inspect -------------------------------------------------------------------------
 BREAK_LENGTH = 76  # util.inspect's breakLength 80, less the braces' spaces
 IDENTIFIER = re.compile(r"^[A-Za-z_$][\w$]*$")
+
+
+def dominators_text(found: list[Dominator], total: int) -> str:
+    """The objects that retain the most, each with the path that holds it."""
+    lines = [f"{'Retained':>14}  {'Bytes':>10}  {'Kind':<20}  Name"]
+    for d in found:
+        lines.append(f"{d.retained:>14,}  {d.size:>10,}  {d.kind:<20}  "
+                     f"{printable(d.name) or '(anonymous)'}  {d.address:#x}")
+        if d.path:
+            lines.append(f"{'':>14}  held by " + "\n{0:>14}  held by ".format("").join(
+                map(printable, d.path)))
+    lines.append(f"{total:>14,}  {'':>10}  {'total':<20}  every live object")
+    return "\n".join(lines)
+
+
+def dominators_json(core: str, found: list[Dominator], total: int) -> str:
+    return json.dumps({
+        "core": core, "live_bytes": total,
+        "dominators": [{"address": f"{d.address:#x}", "kind": d.kind, "name": d.name,
+                        "size": d.size, "retained": d.retained, "path": list(d.path)}
+                       for d in found],
+    }, indent=1)
 
 
 def inspect_json(core: str, address: int, value: dict) -> str:

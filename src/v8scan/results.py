@@ -25,6 +25,8 @@ class Row:
     size_known: bool = True
     properties: tuple[str, ...] = ()  # own property names, with --shapes
     dictionary: bool = False          # properties read from a dictionary-mode object
+    retained: Optional[int] = None    # with --retained: the bytes its objects retain,
+    #                                   each byte once (dominators.Dominators.outermost)
 
     @property
     def key(self) -> RowKey:
@@ -49,10 +51,18 @@ class Histogram:
     def total_size(self) -> int:
         return sum(r.size for r in self.rows)
 
+    @property
+    def has_retained(self) -> bool:
+        return any(r.retained is not None for r in self.rows)
+
     def sorted(self, by: str = "size") -> list[Row]:
-        """Rows biggest first by `by` ('size' or 'count'), ties broken by the other, then key."""
+        """Rows biggest first by `by` ('size', 'count' or 'retained'), ties broken by
+        size and count, then key."""
         if by == "count":
             return sorted(self.rows, key=lambda r: (-r.count, -r.size, r.key))
+        if by == "retained":
+            return sorted(self.rows, key=lambda r: (-(r.retained or 0), -r.size, -r.count,
+                                                    r.key))
         return sorted(self.rows, key=lambda r: (-r.size, -r.count, r.key))
 
 
@@ -181,6 +191,19 @@ class DumpInfo:
 
 
 UNREACHABLE = "unreachable: garbage not yet collected"
+
+
+@dataclass(frozen=True)
+class Dominator:
+    """An object that retains much: what it is, its own and its retained size, and a path
+    that holds it (as `retainers` reads one)."""
+
+    address: int
+    kind: str
+    name: str
+    size: int
+    retained: int
+    path: tuple[str, ...]  # from the object's nearest holder up to a root
 
 
 @dataclass(frozen=True)

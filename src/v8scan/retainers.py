@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, NamedTuple, Optional
 import numpy as np
 
 from .arrays import distinct, distinct_counts, distinct_first, distinct_inverse
-from .census import objects_named
-from .results import UNREACHABLE, RetainerPath
+from .census import object_labels, objects_named
+from .results import UNREACHABLE, Dominator, RetainerPath
 
 if TYPE_CHECKING:
     from .graph.marking import ObjectGraph
@@ -175,6 +175,26 @@ class _PathTree:
         return sorted((RetainerPath(count, steps, rooted, tuple(sorted(samples)[:3]))
                        for (steps, rooted), (count, samples) in merged.items()),
                       key=lambda p: (-p.count, p.steps))
+
+
+def top_dominators(dump, count: int, hops: int = DEFAULT_HOPS,
+                   jobs: Optional[int] = None) -> list[Dominator]:
+    """The `count` objects that retain the most bytes, most first, each with a path that
+    holds it."""
+    tree = dump.dominators(jobs=jobs)
+    scan = dump.scan(jobs=jobs)
+    graph = dump.graph_of(scan, jobs)
+    retained = tree.retained[:-1]
+    chosen = np.argsort(-retained, kind="stable")[:count]
+    chosen = chosen[retained[chosen] > 0]
+    addresses = graph.addresses[chosen]
+    found = []
+    for i, address, (kind, name) in zip(chosen.tolist(), addresses.tolist(),
+                                        object_labels(dump, scan, addresses)):
+        paths = retainer_paths(dump, np.array([address], np.uint64), hops, jobs)
+        found.append(Dominator(address, kind, name, graph.extent(i), int(retained[i]),
+                               paths[0].steps if paths else ()))
+    return found
 
 
 def target_at(dump, address: int) -> np.ndarray:

@@ -138,6 +138,40 @@ cdef int found_add(Found* f, uint64_t address) except -1 nogil:
     return 0
 
 
+# --- a growable list of (int32, int32) pairs: the object graph's edges ----------------
+cdef struct Pairs:
+    int32_t* items   # first, second, first, second, ...
+    Py_ssize_t n
+    Py_ssize_t cap
+
+
+cdef int pairs_add(Pairs* p, int32_t first, int32_t second) except -1 nogil:
+    cdef int32_t* grown
+    if p.n == p.cap:
+        p.cap = 2 * p.cap if p.cap else 1 << 16
+        grown = <int32_t*>realloc(p.items, 2 * p.cap * sizeof(int32_t))
+        if grown == NULL:
+            with gil:
+                raise MemoryError()
+        p.items = grown
+    p.items[2 * p.n] = first
+    p.items[2 * p.n + 1] = second
+    p.n += 1
+    return 0
+
+
+cdef object pairs_arrays(Pairs* p):
+    """(firsts, seconds) as int32 arrays; frees the buffer."""
+    out = np.empty((p.n, 2), dtype=np.int32)
+    cdef int32_t[:, ::1] view = out
+    if p.n:
+        memcpy(&view[0, 0], p.items, 2 * p.n * sizeof(int32_t))
+    free(p.items)
+    p.items = NULL
+    p.n = p.cap = 0
+    return out[:, 0].copy(), out[:, 1].copy()
+
+
 cdef object found_array(Found* f):
     """The addresses as a numpy array; frees the buffer."""
     out = np.empty(f.n, dtype=np.uint64)
@@ -1050,6 +1084,93 @@ cdef class Marker:
         """(marks, parents): see mark_reachable."""
         return self.marks_array, self.parents_array
 
+    def set_marks(self, const uint8_t[::1] marks):
+        """Take `marks` (of a marking of the same objects made before) for `edges`,
+        instead of marking again."""
+        if marks.shape[0] != self.n:
+            raise ValueError("one mark per object")
+        if self.n:
+            self.marks_array[:] = marks
+
+    def edges(self, int64_t elements_offset=-1, int64_t properties_offset=-1):
+        """(sources, targets), int32: every strong reference between marked objects, as the
+        marking follows them: each traced tagged word of a marked object to the marked
+        object it points at, and in a WeakMap's table (MAP_EPHEMERON) from each entry's key
+        to its value (the value is held through its key, as V8's heap snapshot draws it; an
+        entry whose key is no object here holds its value from the table). An object of a
+        MAP_JS_RECEIVER map also refers to all that the stores at `elements_offset` and
+        `properties_offset` in it refer to (V8's snapshot draws a JS object's elements and
+        properties as its own references)."""
+        cdef Pairs found = Pairs(NULL, 0, 0)
+        cdef Graph* g = &self.index.graph
+        cdef Py_ssize_t i
+        cdef int64_t m, pos, extent, off, j, key, store, side
+        cdef int64_t sides[2]
+        cdef uint64_t word
+        if self.n == 0:
+            return np.zeros(0, np.int32), np.zeros(0, np.int32)
+        for off in (elements_offset, properties_offset):
+            if not -1 <= off < MAX_FIELD_OFFSET:
+                raise ValueError("a store's offset is implausible")
+        sides[0], sides[1] = elements_offset, properties_offset
+        try:
+            with nogil:
+                for i in range(self.n):
+                    if not self.k.marks[i]:
+                        continue
+                    self._edges_of(g, i, <int32_t>i, &found)
+                    m = <int64_t>(self.info[i] >> 32)
+                    if not self.map_flags[m] & MAP_JS_RECEIVER:
+                        continue
+                    extent = <int64_t>(self.info[i] & EXTENT_MASK)
+                    pos = object_position(g, self.addresses[i])
+                    for side in range(2):
+                        off = sides[side]
+                        if off < 0 or off + 8 > extent:
+                            continue
+                        word = load64(g.base + pos + off)
+                        store = object_index(g, word - 1) if word & 7 == 1 else -1
+                        if store >= 0 and store != i and self.k.marks[store]:
+                            self._edges_of(g, store, <int32_t>i, &found)
+        finally:
+            sources, targets = pairs_arrays(&found)
+        return sources, targets
+
+    cdef int _edges_of(self, Graph* g, Py_ssize_t i, int32_t source,
+                       Pairs* found) except -1 nogil:
+        """The references of marked object i, as held by `source` (i itself, or the JS
+        object whose store i is); a WeakMap table's entries from their keys."""
+        cdef int64_t m = <int64_t>(self.info[i] >> 32), pos, limit, extent, off, j, key
+        cdef uint64_t word
+        pos = object_position(g, self.addresses[i])
+        extent = <int64_t>(self.info[i] & EXTENT_MASK)
+        limit = min(extent, self.trace_end[m])
+        if self.map_flags[m] & MAP_EPHEMERON:
+            limit = min(limit, self.ephemeron_start)
+        off = 0
+        while off + 8 <= limit:
+            word = load64(g.base + pos + off)
+            off += 8
+            j = object_index(g, word - 1) if word & 7 == 1 else -1
+            if j >= 0 and self.k.marks[j]:
+                pairs_add(found, source, <int32_t>j)
+        if not self.map_flags[m] & MAP_EPHEMERON:
+            return 0
+        off = self.ephemeron_start
+        while off + 16 <= extent:
+            word = load64(g.base + pos + off)
+            key = object_index(g, word - 1) if word & 7 == 1 else -1
+            word = load64(g.base + pos + off + 8)
+            j = object_index(g, word - 1) if word & 7 == 1 else -1
+            off += 16
+            if j < 0 or not self.k.marks[j]:
+                continue
+            if key < 0:
+                pairs_add(found, source, <int32_t>j)
+            elif self.k.marks[key]:
+                pairs_add(found, <int32_t>key, <int32_t>j)
+        return 0
+
 
 def mark_reachable(const uint8_t[::1] data, const uint64_t[:, ::1] areas,
                    const uint64_t[::1] addresses, const uint64_t[::1] info,
@@ -1113,3 +1234,204 @@ def count_marked(const uint64_t[::1] addresses, const uint64_t[::1] info,
     if bad >= 0:
         raise ValueError(f"object {bad} has no map")
     return counts_array, sizes_array, addresses_out, sizes_out
+
+
+# --- the dominator tree: who retains what ---------------------------------------------
+def adjacency(Py_ssize_t n, const int32_t[::1] keys, const int32_t[::1] values):
+    """(offsets, ordered): `values` grouped by their key (0 <= key < n) in a stable
+    counting sort; the values of key k are ordered[offsets[k]:offsets[k + 1]]."""
+    cdef Py_ssize_t m = keys.shape[0], e, k
+    if values.shape[0] != m:
+        raise ValueError("one value per key")
+    offsets_array = np.zeros(n + 1, dtype=np.int64)
+    ordered_array = np.empty(m, dtype=np.int32)
+    cdef int64_t[::1] offsets = offsets_array
+    cdef int32_t[::1] ordered = ordered_array
+    cdef int64_t[::1] cursor
+    for e in range(m):
+        if not 0 <= keys[e] < n:
+            raise ValueError(f"key {keys[e]} is not a node")
+    with nogil:
+        for e in range(m):
+            offsets[keys[e] + 1] += 1
+        for k in range(n):
+            offsets[k + 1] += offsets[k]
+    cursor_array = offsets_array[:n].copy()
+    cursor = cursor_array
+    with nogil:
+        for e in range(m):
+            ordered[cursor[keys[e]]] = values[e]
+            cursor[keys[e]] += 1
+    return offsets_array, ordered_array
+
+
+cdef inline int32_t lt_eval(int32_t v, int32_t* ancestor, int32_t* label, const int32_t* semi,
+                            int32_t* path) noexcept nogil:
+    """Lengauer-Tarjan's EVAL with path compression, without recursion (`path` is room for
+    a chain of the forest)."""
+    cdef Py_ssize_t depth = 0
+    cdef int32_t x = v, a
+    if ancestor[v] < 0:
+        return v
+    while ancestor[ancestor[x]] >= 0:
+        path[depth] = x
+        depth += 1
+        x = ancestor[x]
+    while depth > 0:  # from the top of the chain down, as the recursion would unwind
+        depth -= 1
+        x = path[depth]
+        a = ancestor[x]
+        if semi[label[a]] < semi[label[x]]:
+            label[x] = label[a]
+        ancestor[x] = ancestor[a]
+    return label[v]
+
+
+def immediate_dominators(Py_ssize_t root, const int64_t[::1] succ_at, const int32_t[::1] succ,
+                         const int64_t[::1] pred_at, const int32_t[::1] pred):
+    """(idom, preorder): each node's immediate dominator from `root` (-1 for the root and
+    for what it does not reach), and the reached nodes in depth-first preorder (a node's
+    dominators come before it). Lengauer and Tarjan's algorithm with path compression,
+    without recursion: O(m log n) for n nodes and m edges (successors and predecessors
+    as `adjacency` gives them)."""
+    cdef Py_ssize_t n = succ_at.shape[0] - 1, count = 0, sp, i, e
+    cdef int32_t v, w, u, b, nxt, p
+    if pred_at.shape[0] != n + 1 or not 0 <= root < n:
+        raise ValueError("one offset per node and one more, and a root among the nodes")
+    if succ_at[n] != succ.shape[0] or pred_at[n] != pred.shape[0]:
+        raise ValueError("the offsets must end at the edges' count")
+    for v in range(n):
+        if succ_at[v] > succ_at[v + 1] or pred_at[v] > pred_at[v + 1]:
+            raise ValueError("the offsets must not decrease")
+    for e in range(succ.shape[0]):
+        if not 0 <= succ[e] < n:
+            raise ValueError("an edge leads to no node")
+    for e in range(pred.shape[0]):
+        if not 0 <= pred[e] < n:
+            raise ValueError("an edge comes from no node")
+    arrays = [np.full(n, -1, dtype=np.int32) for _ in range(9)]
+    cdef int32_t[::1] semi = arrays[0], vertex = arrays[1], parent = arrays[2]
+    cdef int32_t[::1] ancestor = arrays[3], label = arrays[4], idom = arrays[5]
+    cdef int32_t[::1] bucket = arrays[6], bucket_next = arrays[7], path = arrays[8]
+    edge_array = np.zeros(n, dtype=np.int64)
+    cdef int64_t[::1] next_edge = edge_array
+    cdef int32_t[::1] stack = np.empty(n, dtype=np.int32)
+    with nogil:
+        # Depth-first preorder from the root; semi holds the preorder number until below.
+        semi[root], vertex[0], label[root], count = 0, <int32_t>root, <int32_t>root, 1
+        stack[0], sp, next_edge[root] = <int32_t>root, 1, succ_at[root]
+        while sp > 0:
+            v = stack[sp - 1]
+            if next_edge[v] == succ_at[v + 1]:
+                sp -= 1
+                continue
+            w = succ[next_edge[v]]
+            next_edge[v] += 1
+            if semi[w] < 0:
+                semi[w], vertex[count], label[w], parent[w] = <int32_t>count, w, w, v
+                count += 1
+                next_edge[w] = succ_at[w]
+                stack[sp] = w
+                sp += 1
+        for i in range(count - 1, 0, -1):
+            w = vertex[i]
+            for e in range(pred_at[w], pred_at[w + 1]):
+                v = pred[e]
+                if semi[v] < 0:
+                    continue  # not reached from the root
+                u = lt_eval(v, &ancestor[0], &label[0], &semi[0], &path[0])
+                if semi[u] < semi[w]:
+                    semi[w] = semi[u]
+            b = vertex[semi[w]]
+            bucket_next[w], bucket[b] = bucket[b], w
+            p = parent[w]
+            ancestor[w] = p
+            v = bucket[p]
+            while v >= 0:
+                nxt = bucket_next[v]
+                u = lt_eval(v, &ancestor[0], &label[0], &semi[0], &path[0])
+                idom[v] = u if semi[u] < semi[v] else p
+                v = nxt
+            bucket[p] = -1
+        for i in range(1, count):
+            w = vertex[i]
+            if idom[w] != vertex[semi[w]]:
+                idom[w] = idom[idom[w]]
+        idom[root] = -1
+    return arrays[5], arrays[1][:count].copy()
+
+
+def retained_sizes(const int32_t[::1] idom, const int32_t[::1] preorder,
+                   const int64_t[::1] sizes):
+    """Each node's size plus the sizes of all it dominates (0 where not reached): summed
+    from the last node of the preorder back, each into its immediate dominator."""
+    cdef Py_ssize_t n = idom.shape[0], i
+    cdef int32_t w
+    if sizes.shape[0] != n:
+        raise ValueError("one size per node")
+    for i in range(preorder.shape[0]):
+        if not 0 <= preorder[i] < n or not -1 <= idom[preorder[i]] < n:
+            raise ValueError("the preorder and the dominators must name nodes")
+    retained_array = np.zeros(n, dtype=np.int64)
+    cdef int64_t[::1] retained = retained_array
+    with nogil:
+        for i in range(preorder.shape[0]):
+            retained[preorder[i]] = sizes[preorder[i]]
+        for i in range(preorder.shape[0] - 1, 0, -1):
+            w = preorder[i]
+            if idom[w] >= 0:
+                retained[idom[w]] += retained[w]
+    return retained_array
+
+
+def outermost_of_group(Py_ssize_t root, const int64_t[::1] child_at,
+                       const int32_t[::1] children, const int32_t[::1] group,
+                       Py_ssize_t n_groups):
+    """Per node: 1 where no node that dominates it is of its own group (group -1: none),
+    for the retained size of a group (a histogram row) that counts no byte twice. The
+    dominator tree is walked depth first from `root` (its children as `adjacency` gives
+    them), a count per group of the nodes of the path to the current node."""
+    cdef Py_ssize_t n = group.shape[0], i, sp
+    cdef int32_t v, w, r
+    if child_at.shape[0] != n + 1 or not 0 <= root < n or child_at[n] != children.shape[0]:
+        raise ValueError("one offset per node and one more, and a root among the nodes")
+    for i in range(n):
+        if not -1 <= group[i] < n_groups or child_at[i] > child_at[i + 1]:
+            raise ValueError("a group out of range, or offsets that decrease")
+    for i in range(children.shape[0]):
+        if not 0 <= children[i] < n:
+            raise ValueError("a child that is no node")
+    outermost_array = np.zeros(n, dtype=np.uint8)
+    held_array = np.zeros(max(n_groups, 1), dtype=np.int32)
+    stack_array = np.empty(n, dtype=np.int32)
+    cursor_array = np.zeros(n, dtype=np.int64)
+    seen_array = np.zeros(n, dtype=np.uint8)  # a tree has no cycle; a crafted one might
+    cdef uint8_t[::1] outermost = outermost_array, seen = seen_array
+    cdef int32_t[::1] held = held_array, stack = stack_array
+    cdef int64_t[::1] cursor = cursor_array
+    with nogil:
+        stack[0], sp, cursor[root], seen[root] = <int32_t>root, 1, child_at[root], 1
+        r = group[root]
+        outermost[root] = r >= 0
+        if r >= 0:
+            held[r] += 1
+        while sp > 0:
+            v = stack[sp - 1]
+            if cursor[v] == child_at[v + 1]:
+                sp -= 1
+                if group[v] >= 0:
+                    held[group[v]] -= 1
+                continue
+            w = children[cursor[v]]
+            cursor[v] += 1
+            if seen[w]:
+                continue
+            seen[w] = 1
+            r = group[w]
+            outermost[w] = r >= 0 and held[r] == 0
+            if r >= 0:
+                held[r] += 1
+            cursor[w] = child_at[w]
+            stack[sp] = w
+            sp += 1
+    return outermost_array

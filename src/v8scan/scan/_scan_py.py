@@ -19,6 +19,7 @@ from .scanrules import (
     MAP_EPHEMERON,
     MAP_FILLER,
     MAP_JS_RECEIVER,
+    MAX_FIELD_OFFSET,
     MAX_OBJECT_SIZE,
     MAX_OBJECTS,
     SIZE_BYTE_ARRAY,
@@ -385,6 +386,51 @@ class Marker:
     def result(self) -> tuple[np.ndarray, Optional[np.ndarray]]:
         return self.marks, self.parents
 
+    def set_marks(self, marks: np.ndarray) -> None:
+        """Take `marks` (of a marking of the same objects made before) for `edges`."""
+        if len(marks) != len(self.marks):
+            raise ValueError("one mark per object")
+        self.marks[:] = marks
+
+    def edges(self, elements_offset: int = -1,
+              properties_offset: int = -1) -> tuple[np.ndarray, np.ndarray]:
+        """(sources, targets): every strong reference between marked objects; an entry of a
+        WeakMap's table refers to its value from its key (from the table if the key is no
+        object here); an object of a MAP_JS_RECEIVER map also refers to all that its stores
+        at the two offsets refer to."""
+        for offset in (elements_offset, properties_offset):
+            if not -1 <= offset < MAX_FIELD_OFFSET:
+                raise ValueError("a store's offset is implausible")
+        found: list[tuple[int, int]] = []
+        for i in np.flatnonzero(self.marks).tolist():
+            self._edges_of(i, i, found)
+            if not self._map_flags[self._infos[i] >> 32] & MAP_JS_RECEIVER:
+                continue
+            extent = self._infos[i] & 0xFFFFFFFF
+            pos = self._position(int(self._addresses[i]))
+            for offset in (elements_offset, properties_offset):
+                if offset < 0 or offset + 8 > extent:
+                    continue
+                store = self._object(_u64(self._data, pos + offset))
+                if store >= 0 and store != i and self.marks[store]:
+                    self._edges_of(store, i, found)
+        pairs = np.array(found, dtype=np.int32).reshape(-1, 2)
+        return pairs[:, 0].copy(), pairs[:, 1].copy()
+
+    def _edges_of(self, i: int, source: int, found: list[tuple[int, int]]) -> None:
+        for word in self._words(i, []):
+            j = self._object(word)
+            if j >= 0 and self.marks[j]:
+                found.append((source, j))
+        if not self._map_flags[self._infos[i] >> 32] & MAP_EPHEMERON:
+            return
+        pos, extent = self._position(int(self._addresses[i])), self._infos[i] & 0xFFFFFFFF
+        for off in range(self._ephemeron_start, extent - 15, 16):
+            key = self._object(_u64(self._data, pos + off))
+            j = self._object(_u64(self._data, pos + off + 8))
+            if j >= 0 and self.marks[j] and (key < 0 or self.marks[key]):
+                found.append((source if key < 0 else key, j))
+
 
 def count_marked(addresses: np.ndarray, info: np.ndarray, marks: np.ndarray,
                  size_known: np.ndarray, per_object: np.ndarray):
@@ -537,3 +583,131 @@ def _smi(word: int):
 
 def _round_up(n: int, to: int) -> int:
     return (n + to - 1) // to * to
+
+
+# --- the dominator tree ----------------------------------------------------------------
+def adjacency(n: int, keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, ordered): `values` grouped by key, in a stable order."""
+    keys, values = np.asarray(keys), np.asarray(values)
+    if len(keys) != len(values):
+        raise ValueError("one value per key")
+    if len(keys) and not (0 <= keys.min() and keys.max() < n):
+        raise ValueError("a key is not a node")
+    order = np.argsort(keys, kind="stable")
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=n), out=offsets[1:])
+    return offsets, values[order].astype(np.int32)
+
+
+def _preorder(root: int, succ_at: np.ndarray, succ: np.ndarray) -> tuple[list[int], dict]:
+    """Depth-first preorder from `root` (successors in their order), and each node's
+    depth-first parent."""
+    order, parent, seen = [root], {root: -1}, {root}
+    stack = [(root, int(succ_at[root]))]
+    while stack:
+        v, e = stack[-1]
+        if e == succ_at[v + 1]:
+            stack.pop()
+            continue
+        stack[-1] = (v, e + 1)
+        w = int(succ[e])
+        if w not in seen:
+            seen.add(w)
+            parent[w] = v
+            order.append(w)
+            stack.append((w, int(succ_at[w])))
+    return order, parent
+
+
+def immediate_dominators(root: int, succ_at: np.ndarray, succ: np.ndarray,
+                         pred_at: np.ndarray, pred: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """(idom, preorder) as the compiled twin gives them, by another algorithm: Cooper,
+    Harvey and Kennedy's iteration to a fixed point over reverse postorder."""
+    n = len(succ_at) - 1
+    if len(pred_at) != n + 1 or not 0 <= root < n:
+        raise ValueError("one offset per node and one more, and a root among the nodes")
+    if succ_at[n] != len(succ) or pred_at[n] != len(pred) or np.any(np.diff(succ_at) < 0) \
+            or np.any(np.diff(pred_at) < 0):
+        raise ValueError("the offsets must not decrease, and end at the edges' count")
+    if np.any((succ < 0) | (succ >= n)) or np.any((pred < 0) | (pred >= n)):
+        raise ValueError("an edge leads to or comes from no node")
+    preorder, _ = _preorder(root, succ_at, succ)
+    postorder: list[int] = []
+    seen, stack = {root}, [(root, int(succ_at[root]))]
+    while stack:
+        v, e = stack[-1]
+        if e == succ_at[v + 1]:
+            postorder.append(v)
+            stack.pop()
+            continue
+        stack[-1] = (v, e + 1)
+        w = int(succ[e])
+        if w not in seen:
+            seen.add(w)
+            stack.append((w, int(succ_at[w])))
+    number = {v: i for i, v in enumerate(postorder)}
+    idom = {root: root}
+
+    def intersect(a: int, b: int) -> int:
+        while a != b:
+            while number[a] < number[b]:
+                a = idom[a]
+            while number[b] < number[a]:
+                b = idom[b]
+        return a
+
+    changed = True
+    while changed:
+        changed = False
+        for w in reversed(postorder):
+            if w == root:
+                continue
+            new = -1
+            for v in pred[pred_at[w]:pred_at[w + 1]].tolist():
+                if v in idom:
+                    new = v if new < 0 else intersect(v, new)
+            if idom.get(w) != new:
+                idom[w] = new
+                changed = True
+    result = np.full(n, -1, dtype=np.int32)
+    for w, d in idom.items():
+        if w != root:
+            result[w] = d
+    return result, np.array(preorder, dtype=np.int32)
+
+
+def retained_sizes(idom: np.ndarray, preorder: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Each node's size plus the sizes of all it dominates (0 where not reached)."""
+    if len(sizes) != len(idom):
+        raise ValueError("one size per node")
+    retained = np.zeros(len(idom), dtype=np.int64)
+    children: dict[int, list[int]] = {}
+    for w in preorder.tolist():
+        if idom[w] >= 0:
+            children.setdefault(int(idom[w]), []).append(w)
+    for w in reversed(preorder.tolist()):  # the dominated come after their dominators
+        retained[w] = sizes[w] + sum(int(retained[c]) for c in children.get(w, []))
+    return retained
+
+
+def outermost_of_group(root: int, child_at: np.ndarray, children: np.ndarray,
+                       group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per node: 1 where no node that dominates it is of its own group (-1: none)."""
+    n = len(group)
+    if len(child_at) != n + 1 or not 0 <= root < n:
+        raise ValueError("one offset per node and one more, and a root among the nodes")
+    if len(group) and not (-1 <= group.min() and group.max() < n_groups):
+        raise ValueError("a group out of range")
+    outermost = np.zeros(n, dtype=np.uint8)
+    stack = [(root, frozenset())]  # a node, and the groups of the nodes that dominate it
+    seen = {root}
+    while stack:
+        v, above = stack.pop()
+        outermost[v] = group[v] >= 0 and int(group[v]) not in above
+        below = above | {int(group[v])} if group[v] >= 0 else above
+        for w in children[child_at[v]:child_at[v + 1]].tolist():
+            if w not in seen:
+                seen.add(w)
+                stack.append((w, below))
+    return outermost
