@@ -15,7 +15,7 @@ from v8scan.v8 import layout as layout_module
 
 FIXTURE_CLASSES = {("object", "Album"): 5000, ("object", "Track"): 3000,
                    ("closure", "namedClosure"): 1200, ("object", "Survivor"): 250000,
-                   ("object", "Visit"): 100000}
+                   ("object", "Visit"): 50000}
 DROPPED = 1_000_000  # Dropped objects the scenario allocates and lets go
 # Literal shapes the scenario makes: (own property names, dictionary mode?) -> made
 FIXTURE_SHAPES = {(("albumId", "albumNames", "year"), False): 1500,

@@ -311,40 +311,29 @@ def test_count_marked_twins_agree(small_graph):
     assert got[0].sum() == marks.sum() > 0
 
 
-def test_edges_twins_agree_and_are_the_marked_objects_strong_words(small_graph):
-    """Marker.edges in both twins: the same edges, every one between marked objects, and
-    every strong word of a marked object to a marked object start among them (no
-    ephemeron tables here: every map's objects are traced whole). Every other object is a
-    root, so that most of the small graph's own references are edges."""
+def test_edges_twins_agree(small_graph):
+    """Marker.edges in both twins: the same edges, each between marked objects, on the
+    marks a marking made (set_marks takes them); with the stores of objects of a
+    MAP_JS_RECEIVER map (here: every fifth map's) held by those objects too."""
     data, rows, addresses, info, trace_end, _, layout = small_graph
-    none = np.zeros(len(trace_end), dtype=np.uint8)
+    flags = np.zeros(len(trace_end), dtype=np.uint8)
+    flags[::5] = scanrules.MAP_JS_RECEIVER
     shift = layout.page_alignment.bit_length() - 1
+    marks = _scan.mark_reachable(data, rows, addresses, info, trace_end, flags, 40, shift,
+                                 addresses[1::2] + np.uint64(1),
+                                 np.zeros(len(addresses[1::2]), np.int32))[0]
     found = []
     for impl in (_scan, _scan_py):
-        marker = impl.Marker(data, rows, addresses, info, trace_end, none, 40, shift)
-        marker.add_roots(addresses[1::2] + np.uint64(1), 0)
-        marker.run()
-        found.append((marker.result()[0], *marker.edges()))
-    (marks, sources, targets), (twin_marks, twin_sources, twin_targets) = found
-    np.testing.assert_array_equal(marks, twin_marks)
+        marker = impl.Marker(data, rows, addresses, info, trace_end, flags, 40, shift)
+        marker.set_marks(marks)
+        found.append(marker.edges(8, 16))
+    (sources, targets), (twin_sources, twin_targets) = found
     np.testing.assert_array_equal(sources, twin_sources)
     np.testing.assert_array_equal(targets, twin_targets)
-    assert marks[sources].all() and marks[targets].all()
-    index = {a: i for i, a in enumerate(addresses.tolist())}
-    want = []
-    for i in np.flatnonzero(marks).tolist():
-        at = _file_offsets(rows, addresses[i:i + 1])[0]
-        extent = int(info[i] & np.uint64(0xFFFFFFFF))
-        words = data[at:at + min(extent, int(trace_end[int(info[i] >> np.uint64(32))]))]
-        for w in words.view("<u8")[(words.view("<u8") & np.uint64(7)) == 1].tolist():
-            j = index.get(w - 1, -1)
-            if j >= 0 and marks[j]:
-                want.append((i, j))
-    got = set(zip(sources.tolist(), targets.tolist()))
-    assert want and set(want) <= got
+    assert marks.sum() > 0 and marks[sources].all() and marks[targets].all()
 
 
-@settings(max_examples=200, deadline=None, derandomize=True)
+@settings(max_examples=100, deadline=None, derandomize=True)
 @given(st.integers(1, 40).flatmap(lambda n: st.tuples(
     st.just(n), st.integers(0, n - 1),
     st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=4 * n),

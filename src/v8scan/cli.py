@@ -193,6 +193,11 @@ kind_option = click.option(
          "a class's name means its instances, not also the class itself.")
 
 
+hops_option = click.option(
+    "--hops", type=click.IntRange(min=1, max=64), default=16, show_default=True,
+    help="At most this many links of each path are followed towards its root.")
+
+
 SAMPLED_ROWS = 20  # rows `diff --samples` samples, biggest growth first
 
 
@@ -409,8 +414,7 @@ def instances(core, name, node, force, shape, limit, kind, as_json, jobs, debug)
 @click.argument("target")
 @node_option
 @force_option
-@click.option("--hops", type=click.IntRange(min=1, max=64), default=16, show_default=True,
-              help="At most this many links of each path are followed towards its root.")
+@hops_option
 @kind_option
 @json_option
 @jobs_option
@@ -453,8 +457,7 @@ def retainers(core, target, node, force, hops, kind, as_json, jobs, debug):
 @force_option
 @click.option("--top", type=click.IntRange(min=1, max=1000), default=10, show_default=True,
               metavar="N", help="How many objects to show.")
-@click.option("--hops", type=click.IntRange(min=1, max=64), default=16, show_default=True,
-              help="At most this many links of each path are followed towards its root.")
+@hops_option
 @json_option
 @quiet_option
 @jobs_option

@@ -53,7 +53,7 @@ batch = null;
 // A leak's usual holder: a Map of objects, each with a string of its own (retained sizes).
 class Visit { constructor(i) { this.id = i; this.path = '/page/' + i; } }
 keep.visits = new Map();
-for (let i = 0; i < 100000; i++) keep.visits.set(i, new Visit(i));
+for (let i = 0; i < 50000; i++) keep.visits.set(i, new Visit(i));
 globalThis.Dropped = Dropped;  // the class lives on, as classes do; its instances do not
 globalThis.keep = keep;
 

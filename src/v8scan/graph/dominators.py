@@ -17,10 +17,10 @@ import numpy as np
 
 from ..arrays import distinct
 from ..core import AddressSpace
+from ..scan import scanrules as rules
 from ..scan.heapscan import ScanPlan
 from ..scan.sweep import Sweeper, scanner_module
 from ..v8.layout import Layout
-from ..scan import scanrules as rules
 from .marking import EXTENT_MASK, ObjectGraph, ephemeron_start, trace_rules
 
 WEIGHT = 4  # per byte of the heap, in progress: the edges, then the tree

@@ -599,24 +599,23 @@ def adjacency(n: int, keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray,
     return offsets, values[order].astype(np.int32)
 
 
-def _preorder(root: int, succ_at: np.ndarray, succ: np.ndarray) -> tuple[list[int], dict]:
-    """Depth-first preorder from `root` (successors in their order), and each node's
-    depth-first parent."""
-    order, parent, seen = [root], {root: -1}, {root}
+def _depth_first(root: int, succ_at: np.ndarray, succ: np.ndarray) -> tuple[list, list]:
+    """(preorder, postorder) of a depth-first walk from `root`, successors in order."""
+    preorder, postorder, seen = [root], [], {root}
     stack = [(root, int(succ_at[root]))]
     while stack:
         v, e = stack[-1]
         if e == succ_at[v + 1]:
+            postorder.append(v)
             stack.pop()
             continue
         stack[-1] = (v, e + 1)
         w = int(succ[e])
         if w not in seen:
             seen.add(w)
-            parent[w] = v
-            order.append(w)
+            preorder.append(w)
             stack.append((w, int(succ_at[w])))
-    return order, parent
+    return preorder, postorder
 
 
 def immediate_dominators(root: int, succ_at: np.ndarray, succ: np.ndarray,
@@ -632,20 +631,7 @@ def immediate_dominators(root: int, succ_at: np.ndarray, succ: np.ndarray,
         raise ValueError("the offsets must not decrease, and end at the edges' count")
     if np.any((succ < 0) | (succ >= n)) or np.any((pred < 0) | (pred >= n)):
         raise ValueError("an edge leads to or comes from no node")
-    preorder, _ = _preorder(root, succ_at, succ)
-    postorder: list[int] = []
-    seen, stack = {root}, [(root, int(succ_at[root]))]
-    while stack:
-        v, e = stack[-1]
-        if e == succ_at[v + 1]:
-            postorder.append(v)
-            stack.pop()
-            continue
-        stack[-1] = (v, e + 1)
-        w = int(succ[e])
-        if w not in seen:
-            seen.add(w)
-            stack.append((w, int(succ_at[w])))
+    preorder, postorder = _depth_first(root, succ_at, succ)
     number = {v: i for i, v in enumerate(postorder)}
     idom = {root: root}
 
