@@ -100,9 +100,9 @@ def dominator_tree(memory: AddressSpace, layout: Layout, plan: ScanPlan, graph: 
 def internalized_strings(layout: Layout, plan: ScanPlan, graph: ObjectGraph,
                          marks: np.ndarray) -> np.ndarray:
     """The indexes of the marked internalized strings (property names, literals): V8's
-    heap snapshot holds them all from a GC root, its string table, which for the garbage
-    collector is weak (V8 notes the snapshot's choice as a known inaccuracy; DevTools and
-    memlab compute retained sizes from it)."""
+    heap snapshot holds them all from a GC root, "(Internalized strings)" (its string
+    table, which the garbage collector treats as weak), and DevTools and memlab compute
+    retained sizes from that."""
     internalized = np.array([t for t, name in layout.type_names.items()
                              if "INTERNALIZED_STRING" in name], dtype=np.int64)
     types = plan.instance_types[(graph.info >> np.uint64(32)).astype(np.int64)]
