@@ -49,9 +49,12 @@ def memlab_modules() -> Path:
 def memlab_retained(snapshot: str) -> dict:
     """What memlab computes of `snapshot` (retained.js): {"rows": [{"type", "name",
     "count", "self", "retained"}], "top": [[retained, type, name, self size]]}."""
-    done = subprocess.run([node_binary(DEFAULT_VERSION), str(HERE / "retained.js"), snapshot],
-                          capture_output=True, text=True, check=False,
-                          env={**os.environ, "NODE_PATH": str(memlab_modules())})
+    modules = memlab_modules()
+    with tempfile.TemporaryDirectory(prefix="v8scan-memlab-") as scratch:
+        # memlab keeps its working files in os.tmpdir()/memlab: they go with `scratch`
+        done = subprocess.run([node_binary(DEFAULT_VERSION), str(HERE / "retained.js"),
+                               snapshot], capture_output=True, text=True, check=False,
+                              env={**os.environ, "NODE_PATH": str(modules), "TMPDIR": scratch})
     if done.returncode != 0:
         raise RuntimeError(f"memlab failed on {snapshot}: {done.stderr[-1000:]}")
     return json.loads(done.stdout)
