@@ -233,9 +233,13 @@ def objects_by_kind(dump: Dump, name: str, shape: Optional[Sequence[str]] = None
     for key, found in objects_by_row(dump, rows_named(name, shape), shapes=shape is not None,
                                      jobs=jobs).items():
         by_kind.setdefault(key[0], {})[key] = found
-    count = {kind: sum(len(a) for a, _ in rows.values()) for kind, rows in by_kind.items()}
-    return dict(sorted(by_kind.items(), key=lambda item: (-count[item[0]],
+    return dict(sorted(by_kind.items(), key=lambda item: (-object_count(item[1]),
                                                           item[0] != "object", item[0])))
+
+
+def object_count(rows: dict[RowKey, tuple[np.ndarray, np.ndarray]]) -> int:
+    """How many objects `rows` ((addresses, sizes) per row) hold."""
+    return sum(len(addresses) for addresses, _ in rows.values())
 
 
 def objects_named(dump: Dump, name: str, shape: Optional[Sequence[str]] = None,

@@ -142,18 +142,24 @@ def _opened_pair(before: str, after: str, node: Optional[str], force: bool,
             _report_reads(new)
 
 
-def _histogram(dump, quiet: bool, shapes: bool, include_dead: bool, jobs: Optional[int],
-               retained: bool = False):
+def _scanned(dump, quiet: bool, jobs: Optional[int], include_dead: bool = False,
+             dominators: bool = False) -> None:
+    """Scan the dump (and build its dominator tree), each with a progress bar."""
     bar = _Progress(not quiet, dump.path)
     try:
         dump.scan(progress=bar, include_dead=include_dead, jobs=jobs)
-        if retained:
+        if dominators:
             bar.restart("dominators")
             dump.dominators(progress=bar, jobs=jobs)
-        return dump.histogram(shapes=shapes, include_dead=include_dead, jobs=jobs,
-                              retained=retained)
     finally:
         bar.close()
+
+
+def _histogram(dump, quiet: bool, shapes: bool, include_dead: bool, jobs: Optional[int],
+               retained: bool = False):
+    _scanned(dump, quiet, jobs, include_dead, dominators=retained)
+    return dump.histogram(shapes=shapes, include_dead=include_dead, jobs=jobs,
+                          retained=retained)
 
 
 node_option = click.option("--node", "node", metavar="PATH",
@@ -391,7 +397,7 @@ def instances(core, name, node, force, shape, limit, kind, as_json, jobs, debug)
       v8scan instances core.1234 RowDataPacket --limit 10
       v8scan instances core.1234 Object --shape id,genreIds
     """
-    from .census import as_instances, objects_by_kind
+    from .census import as_instances, object_count, objects_by_kind
     from .render import instances_json, instances_text
 
     def action():
@@ -402,8 +408,7 @@ def instances(core, name, node, force, shape, limit, kind, as_json, jobs, debug)
             found = as_instances(by_kind.get(chosen, {}))
             if not found:
                 raise _nothing_called(name, kind)
-            others = {k: sum(len(a) for a, _ in rows.values())
-                      for k, rows in by_kind.items() if k != chosen}
+            others = {k: object_count(rows) for k, rows in by_kind.items() if k != chosen}
         click.echo(instances_json(core, name, found, others, limit) if as_json
                    else instances_text(name, found, others, limit))
     _run(action, debug)
@@ -481,13 +486,8 @@ def dominators(core, node, force, top, hops, as_json, quiet, jobs, debug):
 
     def action():
         with _opened(core, node, force, debug) as dump:
-            bar = _Progress(not (quiet or as_json), dump.path)
-            try:
-                dump.scan(progress=bar, jobs=jobs)
-                bar.restart("dominators")
-                total = int(dump.dominators(progress=bar, jobs=jobs).retained[-1])
-            finally:
-                bar.close()
+            _scanned(dump, quiet or as_json, jobs, dominators=True)
+            total = int(dump.dominators(jobs=jobs).retained[-1])
             found = top_dominators(dump, top, hops, jobs)
         click.echo(dominators_json(core, found, total) if as_json
                    else dominators_text(found, total))

@@ -1104,7 +1104,7 @@ cdef class Marker:
         cdef Pairs found = Pairs(NULL, 0, 0)
         cdef Graph* g = &self.index.graph
         cdef Py_ssize_t i
-        cdef int64_t m, pos, extent, off, j, key, store, side
+        cdef int64_t m, pos, extent, off, store, side
         cdef int64_t sides[2]
         cdef uint64_t word
         if self.n == 0:

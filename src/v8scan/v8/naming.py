@@ -85,11 +85,10 @@ class Namer:
             & ((bits3 >> np.uint64(L.is_prototype_map_shift)) & np.uint64(1) == 0)
         constructors = heap.map_constructors(maps[by_constructor])
         kinds = heap.instance_types(constructors)
-        functions = constructors[(kinds >= L.js_function_type) & (kinds <= L.last_js_function_type)]
+        is_function = (kinds >= L.js_function_type) & (kinds <= L.last_js_function_type)
         sfis = np.zeros(len(maps), np.uint64)
-        sfis[np.flatnonzero(by_constructor)[(kinds >= L.js_function_type)
-                                            & (kinds <= L.last_js_function_type)]] = \
-            heap.pointers(functions + np.uint64(L.js_function_shared))
+        sfis[np.flatnonzero(by_constructor)[is_function]] = heap.pointers(
+            constructors[is_function] + np.uint64(L.js_function_shared))
         self.closure_names(sfis)
         prototypes = heap.pointers(maps + np.uint64(L.map_prototype))
         self._chain_names_ahead(prototypes)
@@ -315,7 +314,7 @@ class Namer:
                     continue
                 key_type = heap.instance_type(key)
                 if key_type == L.symbol_type:
-                    if heap.symbol_description(key) == "Symbol.toStringTag":
+                    if self._is_to_string_tag(key):
                         tag = heap.string(value - 1)
                 elif key_type is not None and L.is_string(key_type) \
                         and heap.string(key) == "constructor" \
