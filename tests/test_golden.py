@@ -25,6 +25,9 @@ AFTER = Histogram("core.2", "20.20.2", "11.3.244.8", [
 RETAINED = Histogram("core.2", "20.20.2", "11.3.244.8", [
     Row("object", "Session", 30, 1440, retained=4320),
     Row("object", "Map", 1, 32, retained=4900)])
+RETAINED_BEFORE = Histogram("core.1", "20.20.2", "11.3.244.8", [
+    Row("object", "Session", 10, 480, retained=1440),
+    Row("object", "Map", 1, 32, retained=1700)])
 
 
 def rendered() -> dict[str, str]:
@@ -49,9 +52,10 @@ def rendered() -> dict[str, str]:
             Instance(0x2F1E5A9C1E50, 48, "object", "Session")], {"closure": 1}, 1),
         "retainers": render.retainers_json("core.2", "Session", [
             RetainerPath(30, ("Array[...]", "cache in the context of flush (db.js)"), True,
-                         (0x2F1E5A9C1E20,))]),
+                         (0x2F1E5A9C1E20,), 4320)]),
         "inspect": render.inspect_json("core.2", 0x2F1E5A9C1E20, value),
         "histogram-retained": render.histogram_json(RETAINED, "retained", None, False),
+        "diff-retained": render.diff_json(census.diff(RETAINED_BEFORE, RETAINED), "retained"),
         "dominators": render.dominators_json("core.2", [
             Dominator(0x2F1E5A9C1E80, "object", "Map", 32, 1_600_000,
                       ("cache in the context of flush (db.js)",))], 2_000_000),

@@ -35,15 +35,19 @@ def aggregate(entries: list[tuple[RowKey, int, int, bool]]) -> list[Row]:
 
 
 def diff(before: Histogram, after: Histogram) -> Diff:
-    """Rows of both histograms side by side, unchanged rows left out."""
+    """Rows of both histograms side by side, unchanged rows left out. Retained bytes are
+    compared where both histograms have them."""
     old = {r.key: r for r in before.rows}
     new = {r.key: r for r in after.rows}
+    retained = before.has_retained and after.has_retained
     rows = []
     for key in old.keys() | new.keys():
         a, b = old.get(key), new.get(key)
         row = DiffRow(key[0], key[1], a.count if a else 0, b.count if b else 0,
-                      a.size if a else 0, b.size if b else 0, key[2], key[3])
-        if row.count_delta or row.size_delta:
+                      a.size if a else 0, b.size if b else 0, key[2], key[3],
+                      ((a.retained or 0) if a else 0) if retained else None,
+                      ((b.retained or 0) if b else 0) if retained else None)
+        if row.count_delta or row.size_delta or row.retained_delta:
             rows.append(row)
     return Diff(before.core, after.core, rows, before.warnings + [
         w for w in after.warnings if w not in before.warnings])

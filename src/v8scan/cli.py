@@ -286,11 +286,7 @@ def histogram(core, node, force, sort, retained, top, shapes, include_dead, as_j
     from .render import histogram_json, histogram_text
 
     top = _rows_shown(top, as_json)
-    if sort == "retained" and not retained:
-        raise click.UsageError("--sort retained needs --retained")
-    if retained and include_dead:
-        raise click.UsageError("--retained counts what live objects hold; it does not go "
-                               "with --all")
+    _check_retained(sort, retained, include_dead)
 
     def action():
         with _opened(core, node, force, debug) as dump:
@@ -305,40 +301,59 @@ def histogram(core, node, force, sort, retained, top, shapes, include_dead, as_j
 @click.argument("after", type=click.Path(dir_okay=False))
 @node_option
 @force_option
-@click.option("--sort", type=click.Choice(["count", "size"]), default="count", show_default=True,
-              help="Order rows by growth in object count or in bytes.")
+@click.option("--sort", type=click.Choice(["count", "size", "retained"]), default="count",
+              show_default=True,
+              help="Order rows by growth in object count, in bytes, or (with --retained) in "
+                   "retained bytes.")
+@click.option("--retained", is_flag=True,
+              help="Add each row's growth in retained bytes (as `histogram --retained`).")
 @click.option("--samples", type=click.IntRange(min=1, max=1000), metavar="K",
               help=f"For each growing row shown (at most {SAMPLED_ROWS}), K addresses in "
                    "AFTER of its new objects, ready for `inspect` and `retainers`.")
 @census_options
-def diff(before, after, node, force, sort, samples, top, shapes, include_dead, as_json, quiet,
-         jobs, debug):
+def diff(before, after, node, force, sort, retained, samples, top, shapes, include_dead,
+         as_json, quiet, jobs, debug):
     """What grew on the V8 heap between two cores of one process, biggest growth first.
     Both censuses count reachable objects, as `histogram` does, so garbage not yet
     collected in either core is not mistaken for growth.
+
+    With --retained, each row also shows how much its retained bytes grew: what its
+    objects hold, alone (see `histogram --help`). A small object that comes to hold much
+    (a cache, a Map) grows little in count and bytes but much in retained bytes.
 
     \b
     Examples:
       v8scan diff core.1234 core.5678 --top 10
       v8scan diff core.1234 core.5678 --shapes
       v8scan diff core.1234 core.5678 --top 5 --samples 3
+      v8scan diff core.1234 core.5678 --retained --sort retained
     """
     from .census import diff as diff_histograms
     from .census import growth_samples
     from .render import diff_json, diff_text
     top = _rows_shown(top, as_json)
+    _check_retained(sort, retained, include_dead)
 
     def action():
         with _opened_pair(before, after, node, force, debug) as (old, new):
             new.read_ahead()  # read from the disk while BEFORE is scanned
-            d = diff_histograms(_histogram(old, quiet or as_json, shapes, include_dead, jobs),
-                                _histogram(new, quiet or as_json, shapes, include_dead, jobs))
+            d = diff_histograms(
+                _histogram(old, quiet or as_json, shapes, include_dead, jobs, retained),
+                _histogram(new, quiet or as_json, shapes, include_dead, jobs, retained))
             if samples:
                 growing = [r.key for r in d.sorted(sort)[:top] if r.count_delta > 0]
                 d.samples = growth_samples(old, new, growing[:SAMPLED_ROWS], samples, shapes,
                                            include_dead, jobs)
         click.echo(diff_json(d, sort, top, shapes) if as_json else diff_text(d, sort, top))
     _run(action, debug)
+
+
+def _check_retained(sort: str, retained: bool, include_dead: bool) -> None:
+    if sort == "retained" and not retained:
+        raise click.UsageError("--sort retained needs --retained")
+    if retained and include_dead:
+        raise click.UsageError("--retained counts what live objects hold; it does not go "
+                               "with --all")
 
 
 def _rows_shown(top: Optional[int], as_json: bool) -> Optional[int]:
@@ -430,7 +445,8 @@ def retainers(core, target, node, force, hops, kind, as_json, jobs, debug):
     from V8's roots, read up from the target to the first closure's or module's context or
     the global object on it (or to the GC root itself: a handle scope, a global handle, a
     thread's stack). A target no root reaches is garbage V8 has not yet collected, and is
-    reported as unreachable.
+    reported as unreachable. Each path also says how many bytes its targets retain: their
+    own and all only they hold (a target inside another target counts once, in it).
 
     \b
     Examples:

@@ -5,7 +5,9 @@ histogram --json: {"core", "node_version", "rows": [{"kind", "name", "count", "s
                   with --retained, every row also has "retained" (bytes)
 diff --json:      {"before", "after", "rows": [{"kind", "name", "count_before", "count_after",
                    "count_delta", "size_before", "size_after", "size_delta"}]}; with
-                  --samples, sampled rows also have "samples": ["0x..."]
+                  --samples, sampled rows also have "samples": ["0x..."]; with
+                  --retained, every row also has "retained_before", "retained_after",
+                  "retained_delta" (bytes)
   With --shapes, every row of both also has "properties": [own property names] (empty for
   objects without any, and for rows that are not JS objects) and "dictionary": true when
   the names come from a dictionary-mode object.
@@ -21,7 +23,8 @@ instances --json: {"core", "name", "kind", "count", "other_kinds": {kind: count}
 dominators --json: {"core", "live_bytes", "dominators": [{"address": "0x...", "kind",
                    "name", "size", "retained", "path": [nearest holder first]}]}
 retainers --json: {"core", "target", "paths": [{"count", "steps": [nearest holder first],
-                   "rooted", "samples": ["0x..."]}]}
+                   "rooted", "samples": ["0x..."], "retained" (bytes; of targets
+                   inside other targets only the outermost count)}]}
 inspect --json:   {"core", "address": "0x...", "value": a value tree (v8/values.py): every
                    value has a "type"}
 Text from the core is escaped in text output (printable); JSON escapes it by itself.
@@ -71,6 +74,9 @@ def diff_json(d: Diff, by: str = "count", top: Optional[int] = None,
                   "count_after": r.count_after, "count_delta": r.count_delta,
                   "size_before": r.size_before, "size_after": r.size_after,
                   "size_delta": r.size_delta, **_shape_json(r, shapes),
+                  **({} if r.retained_after is None else {
+                      "retained_before": r.retained_before, "retained_after": r.retained_after,
+                      "retained_delta": r.retained_delta}),
                   **({"samples": [f"{a:#x}" for a in d.samples[r.key]]}
                      if r.key in d.samples else {})} for r in rows],
     }, indent=1)
@@ -112,16 +118,20 @@ def histogram_text(h: Histogram, by: str = "size", top: Optional[int] = None) ->
 def diff_text(d: Diff, by: str = "count", top: Optional[int] = None) -> str:
     rows = d.sorted(by)
     shown = rows[:top] if top else rows
-    lines = [f"{'Count +/-':>10}  {'Bytes +/-':>14}  {'Before':>10}  {'After':>10}  "
-             f"{'Kind':<20}  Name"]
+    held = d.has_retained  # a Retained +/- column, after Bytes +/-
+    lines = [f"{'Count +/-':>10}  {'Bytes +/-':>14}  " + (f"{'Retained +/-':>14}  " if held
+                                                          else "")
+             + f"{'Before':>10}  {'After':>10}  {'Kind':<20}  Name"]
     for r in shown:
-        lines.append(f"{r.count_delta:>+10,}  {r.size_delta:>+14,}  {r.count_before:>10,}  "
-                     f"{r.count_after:>10,}  {r.kind:<20}  {_label(r)}")
+        lines.append(f"{r.count_delta:>+10,}  {r.size_delta:>+14,}  "
+                     + (f"{r.retained_delta:>+14,}  " if held else "")
+                     + f"{r.count_before:>10,}  {r.count_after:>10,}  {r.kind:<20}  {_label(r)}")
         if r.key in d.samples:
             new = ", ".join(f"{a:#x}" for a in d.samples[r.key]) or "(none at a new address)"
             lines.append(f"{'':>10}  new, e.g. {new}")
     if len(shown) < len(rows):
         lines.append(f"... {len(rows) - len(shown):,} more rows")
+    # Retained bytes overlap between rows (a Map's row holds its entries' rows): no total.
     lines.append(f"{sum(r.count_delta for r in rows):>+10,}  "
                  f"{sum(r.size_delta for r in rows):>+14,}  total")
     return "\n".join(lines)
@@ -200,7 +210,8 @@ def retainers_text(target: str, paths: list[RetainerPath]) -> str:
         end = "" if p.rooted or p.unreachable else \
             "\n      ... (no root within the hops searched)"
         samples = ", ".join(f"{a:#x}" for a in p.samples)
-        lines.append(f"  {p.count:>9,}  {chain}{end}\n             e.g. {samples}")
+        held = "" if p.retained is None else f"; {p.retained:,} bytes retained"
+        lines.append(f"  {p.count:>9,}  {chain}{end}\n             e.g. {samples}{held}")
     return "\n".join(lines)
 
 
@@ -208,7 +219,9 @@ def retainers_json(core: str, target: str, paths: list[RetainerPath]) -> str:
     return json.dumps({
         "core": core, "target": target,
         "paths": [{"count": p.count, "steps": list(p.steps), "rooted": p.rooted,
-                   "samples": [f"{a:#x}" for a in p.samples]} for p in paths],
+                   "samples": [f"{a:#x}" for a in p.samples],
+                   **({} if p.retained is None else {"retained": p.retained})}
+                  for p in paths],
     }, indent=1)
 
 

@@ -76,6 +76,8 @@ class DiffRow:
     size_after: int
     properties: tuple[str, ...] = ()
     dictionary: bool = False
+    retained_before: Optional[int] = None  # with --retained, as Row.retained
+    retained_after: Optional[int] = None
 
     @property
     def key(self) -> RowKey:
@@ -89,6 +91,10 @@ class DiffRow:
     def size_delta(self) -> int:
         return self.size_after - self.size_before
 
+    @property
+    def retained_delta(self) -> int:
+        return (self.retained_after or 0) - (self.retained_before or 0)
+
 
 @dataclass
 class Diff:
@@ -101,10 +107,18 @@ class Diff:
     # With --samples: addresses in `after` of some of a row's new objects, by row key.
     samples: dict[RowKey, list[int]] = field(default_factory=dict)
 
+    @property
+    def has_retained(self) -> bool:
+        return any(r.retained_after is not None for r in self.rows)
+
     def sorted(self, by: str = "count") -> list[DiffRow]:
-        """Rows by growth in count (or in bytes), biggest first, fully tie-broken."""
+        """Rows by growth in count (or in bytes, or in retained bytes), biggest first,
+        fully tie-broken."""
         if by == "size":
             return sorted(self.rows, key=lambda r: (-r.size_delta, -r.count_delta, r.key))
+        if by == "retained":
+            return sorted(self.rows, key=lambda r: (-r.retained_delta, -r.size_delta,
+                                                    -r.count_delta, r.key))
         return sorted(self.rows, key=lambda r: (-r.count_delta, -r.size_delta, r.key))
 
 
@@ -215,6 +229,8 @@ class RetainerPath:
     rooted: bool          # ends at a context, the global object or a GC root (else: the
     #                       hops ran out, or the targets are unreachable)
     samples: tuple[int, ...]  # a few target addresses that follow this path
+    retained: Optional[int] = None  # the bytes these targets retain, each byte once (of
+    #                                 targets inside other targets, only the outermost count)
 
     @property
     def unreachable(self) -> bool:

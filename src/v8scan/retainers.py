@@ -30,12 +30,13 @@ NOT_WALKED = "not an object of the heap walk: dead, in free space or on no heap 
 
 
 def retainer_paths(dump, targets: np.ndarray, hops: int = DEFAULT_HOPS,
-                   jobs: Optional[int] = None) -> list[RetainerPath]:
+                   jobs: Optional[int] = None, retained: bool = True) -> list[RetainerPath]:
     """Group `targets` (untagged object addresses) by the path that holds them.
 
     Each target follows its links in the object graph towards the root it was reached
     from, at most `hops` links. Paths are sorted by count, then by their steps. Targets
-    are tracked in arrays; only distinct (path, slot) pairs are named.
+    are tracked in arrays; only distinct (path, slot) pairs are named. With `retained`,
+    each path says how many bytes its targets retain (the dominator tree is built).
     """
     graph: ObjectGraph = dump.object_graph(jobs)
     scan: HeapScan = dump.scan(jobs=jobs)
@@ -73,7 +74,21 @@ def retainer_paths(dump, targets: np.ndarray, hops: int = DEFAULT_HOPS,
         ended[active] |= is_root
         rooted[active] |= is_root
     namer.name_contexts(scan, jobs)
-    return paths.grouped(targets, rooted, namer)
+    held = _retained_by_target(dump, graph, at[found], found, jobs) if retained else None
+    return paths.grouped(targets, rooted, namer, held)
+
+
+def _retained_by_target(dump, graph: ObjectGraph, at: np.ndarray, found: np.ndarray,
+                        jobs: Optional[int]) -> np.ndarray:
+    """Per target: its retained size if no other target dominates it, else 0 (its bytes
+    are in that one's), so that sums over targets count each byte once."""
+    tree = dump.dominators(jobs=jobs)
+    group = np.full(len(graph.addresses), -1, np.int32)
+    group[at] = 0
+    outermost = tree.outermost(group, 1)
+    held = np.zeros(len(found), np.int64)
+    held[found] = np.where(outermost[at], tree.retained[at], 0)
+    return held
 
 
 class _Slots:
@@ -153,27 +168,33 @@ class _PathTree:
         self.path[active] = next_path[inverse]
         return is_root[inverse]
 
-    def grouped(self, targets: np.ndarray, rooted: np.ndarray,
-                namer: "_SlotNamer") -> list[RetainerPath]:
+    def grouped(self, targets: np.ndarray, rooted: np.ndarray, namer: "_SlotNamer",
+                retained: Optional[np.ndarray] = None) -> list[RetainerPath]:
         """Targets grouped by their named steps; paths through different contexts of one
-        closure read the same once named, and are merged."""
+        closure read the same once named, and are merged. `retained`: bytes per target,
+        summed per path."""
         keys = self.path * 2 + rooted
         groups, counts = distinct_counts(keys)
         by_group = np.argsort(np.searchsorted(groups, keys), kind="stable")
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        merged: dict[tuple[tuple[str, ...], bool], tuple[int, list[int]]] = {}
-        for group, count, start in zip(groups.tolist(), counts.tolist(), starts.tolist()):
+        held = np.zeros(len(groups), np.int64) if retained is None else np.bincount(
+            np.searchsorted(groups, keys), weights=retained, minlength=len(groups))
+        merged: dict[tuple[tuple[str, ...], bool], tuple[int, list[int], int]] = {}
+        for group, count, start, bytes_held in zip(groups.tolist(), counts.tolist(),
+                                                   starts.tolist(), held.tolist()):
             steps, node = [], group // 2
             while node > 0:
                 parent, step = self.nodes[node]
                 steps.append(namer.finish(step))
                 node = parent
             key = (tuple(reversed(steps)), bool(group % 2))
-            total, samples = merged.get(key, (0, []))
+            total, samples, total_held = merged.get(key, (0, [], 0))
             picked = by_group[start:start + min(count, 3)]  # of this group only
-            merged[key] = (total + count, samples + targets[picked].tolist())
-        return sorted((RetainerPath(count, steps, rooted, tuple(sorted(samples)[:3]))
-                       for (steps, rooted), (count, samples) in merged.items()),
+            merged[key] = (total + count, samples + targets[picked].tolist(),
+                           total_held + int(bytes_held))
+        return sorted((RetainerPath(count, steps, rooted, tuple(sorted(samples)[:3]),
+                                    None if retained is None else total_held)
+                       for (steps, rooted), (count, samples, total_held) in merged.items()),
                       key=lambda p: (-p.count, p.steps))
 
 
@@ -191,7 +212,8 @@ def top_dominators(dump, count: int, hops: int = DEFAULT_HOPS,
     found = []
     for i, address, (kind, name) in zip(chosen.tolist(), addresses.tolist(),
                                         object_labels(dump, scan, addresses)):
-        paths = retainer_paths(dump, np.array([address], np.uint64), hops, jobs)
+        paths = retainer_paths(dump, np.array([address], np.uint64), hops, jobs,
+                               retained=False)
         found.append(Dominator(address, kind, name, graph.extent(i), int(retained[i]),
                                paths[0].steps if paths else ()))
     return found
