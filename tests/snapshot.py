@@ -12,6 +12,7 @@ class Snapshot:
     """A .heapsnapshot file, read once."""
 
     def __init__(self, path: str) -> None:
+        self.path = path
         with open(path) as f:
             doc = json.load(f)
         meta = doc["snapshot"]["meta"]
@@ -52,3 +53,24 @@ class Snapshot:
             names.discard("__proto__")
             shapes[tuple(sorted(names))] += 1
         return shapes
+
+    def retainer_edges(self, name: str) -> collections.Counter:
+        """How many edges into `object` nodes called `name` there are, by (the holder's
+        kind and name, the edge's type, the edge's name; an element's or hidden edge's
+        index as '#')."""
+        first_edge = np.concatenate(([0], np.cumsum(self.nodes[:, self._edge_count])))
+        fields = self.nodes.shape[1]
+        object_kind = self.node_kinds.index("object")
+        wanted = (self.nodes[:, self._type] == object_kind) \
+            & (self.nodes[:, self._name] == self.strings.index(name))
+        targets = self.edges[:, -1] // fields
+        hits = np.flatnonzero(wanted[targets])
+        holders = np.searchsorted(first_edge, hits, side="right") - 1
+        found: collections.Counter = collections.Counter()
+        for edge, holder in zip(hits.tolist(), holders.tolist()):
+            kind = self.edge_kinds[self.edges[edge, self._edge_type]]
+            label = "#" if kind in ("element", "hidden") else \
+                self.strings[self.edges[edge, self._edge_name]]
+            found[(self.node_kinds[self.nodes[holder, self._type]],
+                   self.strings[self.nodes[holder, self._name]], kind, label)] += 1
+        return found

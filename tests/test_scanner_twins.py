@@ -322,15 +322,37 @@ def test_edges_twins_agree(small_graph):
     marks = _scan.mark_reachable(data, rows, addresses, info, trace_end, flags, 40, shift,
                                  addresses[1::2] + np.uint64(1),
                                  np.zeros(len(addresses[1::2]), np.int32))[0]
-    found = []
+    found, slotted = [], []
     for impl in (_scan, _scan_py):
         marker = impl.Marker(data, rows, addresses, info, trace_end, flags, 40, shift)
         marker.set_marks(marks)
         found.append(marker.edges(8, 16))
+        slotted.append(marker.edges(8, 16, with_slots=True))
     (sources, targets), (twin_sources, twin_targets) = found
     np.testing.assert_array_equal(sources, twin_sources)
     np.testing.assert_array_equal(targets, twin_targets)
     assert marks.sum() > 0 and marks[sources].all() and marks[targets].all()
+    for got, twin in zip(*slotted):
+        np.testing.assert_array_equal(got, twin)
+    np.testing.assert_array_equal(slotted[0][0], sources)
+    # Each slot names a word that points at the target: in the source itself, or in the
+    # store at offset 8 (elements) or 16 (properties) of a source of a MAP_JS_RECEIVER map.
+    def word(address: int) -> int:
+        row = rows[np.searchsorted(rows[:, 0], np.uint64(address), side="right") - 1]
+        at = int(row[1]) + address - int(row[0])
+        return int.from_bytes(data[at:at + 8].tobytes(), "little")
+    holder_at = {scanrules.SLOT_ELEMENTS: 8, scanrules.SLOT_PROPERTIES: 16}
+    slots = slotted[0][2]
+    kinds = slots >> scanrules.SLOT_SHIFT
+    assert len(slots) == len(sources)
+    for source, target, slot in list(zip(sources.tolist(), targets.tolist(),
+                                         slots.tolist()))[::7]:
+        kind, offset = slot >> scanrules.SLOT_SHIFT, slot & scanrules.SLOT_OFFSET_MASK
+        holder = int(addresses[source])
+        if kind in holder_at:
+            holder = word(holder + holder_at[kind]) - 1
+        assert kind != scanrules.SLOT_EPHEMERON  # no WeakMap table here
+        assert word(holder + offset) == int(addresses[target]) + 1
 
 
 @settings(max_examples=100, deadline=None, derandomize=True)

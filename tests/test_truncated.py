@@ -128,3 +128,30 @@ def test_a_cut_gcore_core_without_notes_finds_node_on_path(census_cores, cut_cop
         assert f"{on_path} is the build whose image is in the core's memory" in result.stderr
     else:
         assert result.returncode == 2 and "does not say which program it ran" in result.stderr
+
+
+@pytest.mark.parametrize("share", [0.5, 0.9])
+def test_a_cut_core_exports_a_complete_snapshot_or_none(census_cores, cut_copy, tmp_path,
+                                                       share):
+    """`snapshot` of a cut core writes a whole, valid .heapsnapshot of what is left (with
+    the truncation's one warning), or fails with one line and leaves no file at all."""
+    import json
+
+    path = cut_copy(census_cores.before, share)
+    out = tmp_path / "cut.heapsnapshot"
+    result = run_cli("snapshot", path, "--node", census_cores.node, "-o", str(out), "-q")
+    left = sorted(p.name for p in tmp_path.iterdir() if "heapsnapshot" in p.name)
+    if result.returncode != 0:
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+        assert left == []
+        return
+    assert left == ["cut.heapsnapshot"]
+    assert sum("truncated" in line for line in result.stderr.splitlines()) == 1
+    with open(out) as f:
+        doc = json.load(f)
+    out.unlink()
+    fields = len(doc["snapshot"]["meta"]["node_fields"])
+    assert len(doc["nodes"]) == fields * doc["snapshot"]["node_count"]
+    assert len(doc["edges"]) == 3 * doc["snapshot"]["edge_count"]
+    assert max(doc["edges"][2::3]) < len(doc["nodes"])
+    assert max(doc["nodes"][1::fields]) < len(doc["strings"])

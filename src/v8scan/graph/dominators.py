@@ -64,26 +64,11 @@ def dominator_tree(memory: AddressSpace, layout: Layout, plan: ScanPlan, graph: 
     impl = scanner_module()
     n = len(graph.addresses)
     marks = graph.marks
-    # A JS object refers to all its elements' and properties' stores refer to, as V8's
-    # heap snapshot draws it (V8HeapExplorer's ExtractElementReferences and
-    # ExtractPropertyReferences): the object retains them, its stores only themselves.
-    owners = (plan.instance_types >= layout.first_js_receiver_type) \
-        & (plan.instance_types != layout.js_proxy_type)
-    flags = graph.map_flags | np.where(owners, rules.MAP_JS_RECEIVER, 0).astype(np.uint8)
-    marker = impl.Marker(memory.reading(plan.areas), plan.areas, graph.addresses, graph.info,
-                         trace_rules(layout, plan), flags, ephemeron_start(layout),
-                         layout.page_alignment.bit_length() - 1)
-    marker.set_marks(marks)
-    sources, targets = marker.edges(layout.js_elements, layout.js_properties)
+    sources, targets = strong_edges(memory, layout, plan, graph)
     sweeper.advance(int(plan.areas[:, 2].sum()) * WEIGHT // 2)
-    # The synthetic root holds what the root words point at (the marking's own rule: a
-    # strong tagged pointer to an object start), and nothing else.
-    words = graph.roots.words[(graph.roots.words & np.uint64(7)) == 1] - np.uint64(1)
-    at = np.minimum(np.searchsorted(graph.addresses, words), max(n - 1, 0))
-    held = (graph.addresses[at] == words) & (marks[at] == 1) if n else np.zeros(0, bool)
     # V8's snapshot also takes its (weak) string table as a root: "(Internalized strings)".
-    rooted = distinct(np.concatenate([at[held], internalized_strings(layout, plan, graph,
-                                                                     marks)])).astype(np.int32)
+    rooted = distinct(np.concatenate([rooted_objects(graph)[0], internalized_strings(
+        layout, plan, graph, marks)])).astype(np.int32)
     sources = np.concatenate([sources, np.full(len(rooted), n, np.int32)])
     targets = np.concatenate([targets, rooted])
     succ_at, succ = impl.adjacency(n + 1, sources, targets)
@@ -95,6 +80,37 @@ def dominator_tree(memory: AddressSpace, layout: Layout, plan: ScanPlan, graph: 
     retained = impl.retained_sizes(idom, preorder, sizes)
     sweeper.advance(int(plan.areas[:, 2].sum()) * (WEIGHT - WEIGHT // 2))
     return Dominators(idom, retained, preorder)
+
+
+def strong_edges(memory: AddressSpace, layout: Layout, plan: ScanPlan, graph: ObjectGraph,
+                 with_slots: bool = False) -> tuple[np.ndarray, ...]:
+    """(sources, targets[, slots]) by object index: every strong reference between live
+    objects (Marker.edges). A JS object refers to all its elements' and properties' stores
+    refer to, as V8's heap snapshot draws it (V8HeapExplorer's ExtractElementReferences and
+    ExtractPropertyReferences): the object retains them, its stores only themselves."""
+    owners = (plan.instance_types >= layout.first_js_receiver_type) \
+        & (plan.instance_types != layout.js_proxy_type)
+    flags = graph.map_flags | np.where(owners, rules.MAP_JS_RECEIVER, 0).astype(np.uint8)
+    marker = scanner_module().Marker(
+        memory.reading(plan.areas), plan.areas, graph.addresses, graph.info,
+        trace_rules(layout, plan), flags, ephemeron_start(layout),
+        layout.page_alignment.bit_length() - 1)
+    marker.set_marks(graph.marks)
+    return marker.edges(layout.js_elements, layout.js_properties, with_slots)
+
+
+def rooted_objects(graph: ObjectGraph) -> tuple[np.ndarray, np.ndarray]:
+    """(object indexes, root groups): what the root words point at, by the marking's own
+    rule (a strong tagged pointer to a live object's start), once per group and object."""
+    n = len(graph.addresses)
+    roots = graph.roots
+    tagged = (roots.words & np.uint64(7)) == 1
+    words, groups = roots.words[tagged] - np.uint64(1), roots.group_of[tagged]
+    at = np.minimum(np.searchsorted(graph.addresses, words), max(n - 1, 0))
+    held = (graph.addresses[at] == words) & (graph.marks[at] == 1) if n else \
+        np.zeros(0, bool)
+    pairs = distinct(groups[held].astype(np.int64) << np.int64(32) | at[held].astype(np.int64))
+    return (pairs & 0xFFFFFFFF).astype(np.int64), (pairs >> 32).astype(np.int32)
 
 
 def internalized_strings(layout: Layout, plan: ScanPlan, graph: ObjectGraph,

@@ -25,6 +25,13 @@ cdef enum MapFlag:
 cdef enum Limit:
     MAX_FIELD_OFFSET = 4096
 
+cdef enum EdgeSlot:
+    SLOT_SHIFT = 30
+    SLOT_OWN = 0
+    SLOT_ELEMENTS = 1
+    SLOT_PROPERTIES = 2
+    SLOT_EPHEMERON = 3
+
 cdef struct ScanParams:
     int64_t tagged_size
     int64_t header_size

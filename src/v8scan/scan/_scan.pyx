@@ -38,7 +38,9 @@ for _name, _value in (
         ("SIZE_UNKNOWN", SIZE_UNKNOWN), ("MAP_JS_RECEIVER", MAP_JS_RECEIVER),
         ("MAP_FILLER", MAP_FILLER), ("MAP_COLLECT", MAP_COLLECT),
         ("MAP_EPHEMERON", MAP_EPHEMERON), ("TRACE_ALL", MAX_OBJECT_SIZE),
-        ("MAX_FIELD_OFFSET", MAX_FIELD_OFFSET), ("MAX_OBJECT_SIZE", MAX_OBJECT_SIZE)):
+        ("MAX_FIELD_OFFSET", MAX_FIELD_OFFSET), ("MAX_OBJECT_SIZE", MAX_OBJECT_SIZE),
+        ("SLOT_SHIFT", SLOT_SHIFT), ("SLOT_OWN", SLOT_OWN), ("SLOT_ELEMENTS", SLOT_ELEMENTS),
+        ("SLOT_PROPERTIES", SLOT_PROPERTIES), ("SLOT_EPHEMERON", SLOT_EPHEMERON)):
     if getattr(scanrules, _name) != _value:
         raise ImportError(f"_scan.pxd and scanrules.py disagree on {_name}")
 
@@ -140,35 +142,43 @@ cdef int found_add(Found* f, uint64_t address) except -1 nogil:
 
 # --- a growable list of (int32, int32) pairs: the object graph's edges ----------------
 cdef struct Pairs:
-    int32_t* items   # first, second, first, second, ...
+    int32_t* items   # first, second[, third], first, second[, third], ...
     Py_ssize_t n
     Py_ssize_t cap
+    Py_ssize_t width  # 2, or 3 with a third column
 
 
-cdef int pairs_add(Pairs* p, int32_t first, int32_t second) except -1 nogil:
+cdef int pairs_add(Pairs* p, int32_t first, int32_t second, uint32_t third=0) except -1 nogil:
     cdef int32_t* grown
+    cdef int32_t* row
     if p.n == p.cap:
         p.cap = 2 * p.cap if p.cap else 1 << 16
-        grown = <int32_t*>realloc(p.items, 2 * p.cap * sizeof(int32_t))
+        grown = <int32_t*>realloc(p.items, p.width * p.cap * sizeof(int32_t))
         if grown == NULL:
             with gil:
                 raise MemoryError()
         p.items = grown
-    p.items[2 * p.n] = first
-    p.items[2 * p.n + 1] = second
+    row = p.items + p.width * p.n
+    row[0] = first
+    row[1] = second
+    if p.width == 3:
+        row[2] = <int32_t>third
     p.n += 1
     return 0
 
 
 cdef object pairs_arrays(Pairs* p):
-    """(firsts, seconds) as int32 arrays; frees the buffer."""
-    out = np.empty((p.n, 2), dtype=np.int32)
+    """(firsts, seconds) as int32 arrays, and with three columns the third as uint32;
+    frees the buffer."""
+    out = np.empty((p.n, p.width), dtype=np.int32)
     cdef int32_t[:, ::1] view = out
     if p.n:
-        memcpy(&view[0, 0], p.items, 2 * p.n * sizeof(int32_t))
+        memcpy(&view[0, 0], p.items, p.width * p.n * sizeof(int32_t))
     free(p.items)
     p.items = NULL
     p.n = p.cap = 0
+    if p.width == 3:
+        return out[:, 0].copy(), out[:, 1].copy(), out[:, 2].view(np.uint32).copy()
     return out[:, 0].copy(), out[:, 1].copy()
 
 
@@ -1092,7 +1102,8 @@ cdef class Marker:
         if self.n:
             self.marks_array[:] = marks
 
-    def edges(self, int64_t elements_offset=-1, int64_t properties_offset=-1):
+    def edges(self, int64_t elements_offset=-1, int64_t properties_offset=-1,
+              bint with_slots=False):
         """(sources, targets), int32: every strong reference between marked objects, as the
         marking follows them: each traced tagged word of a marked object to the marked
         object it points at, and in a WeakMap's table (MAP_EPHEMERON) from each entry's key
@@ -1100,15 +1111,17 @@ cdef class Marker:
         entry whose key is no object here holds its value from the table). An object of a
         MAP_JS_RECEIVER map also refers to all that the stores at `elements_offset` and
         `properties_offset` in it refer to (V8's snapshot draws a JS object's elements and
-        properties as its own references)."""
-        cdef Pairs found = Pairs(NULL, 0, 0)
+        properties as its own references). With `with_slots`, a third array (uint32) says
+        where each reference was read: SLOT_* << SLOT_SHIFT | the word's offset."""
+        cdef Pairs found = Pairs(NULL, 0, 0, 3 if with_slots else 2)
         cdef Graph* g = &self.index.graph
         cdef Py_ssize_t i
         cdef int64_t m, pos, extent, off, store, side
         cdef int64_t sides[2]
         cdef uint64_t word
         if self.n == 0:
-            return np.zeros(0, np.int32), np.zeros(0, np.int32)
+            empty = np.zeros(0, np.int32)
+            return (empty, empty, np.zeros(0, np.uint32)) if with_slots else (empty, empty)
         for off in (elements_offset, properties_offset):
             if not -1 <= off < MAX_FIELD_OFFSET:
                 raise ValueError("a store's offset is implausible")
@@ -1118,7 +1131,7 @@ cdef class Marker:
                 for i in range(self.n):
                     if not self.k.marks[i]:
                         continue
-                    self._edges_of(g, i, <int32_t>i, &found)
+                    self._edges_of(g, i, <int32_t>i, SLOT_OWN, &found)
                     m = <int64_t>(self.info[i] >> 32)
                     if not self.map_flags[m] & MAP_JS_RECEIVER:
                         continue
@@ -1131,17 +1144,21 @@ cdef class Marker:
                         word = load64(g.base + pos + off)
                         store = object_index(g, word - 1) if word & 7 == 1 else -1
                         if store >= 0 and store != i and self.k.marks[store]:
-                            self._edges_of(g, store, <int32_t>i, &found)
+                            self._edges_of(g, store, <int32_t>i,
+                                           SLOT_ELEMENTS if side == 0 else SLOT_PROPERTIES,
+                                           &found)
         finally:
-            sources, targets = pairs_arrays(&found)
-        return sources, targets
+            arrays = pairs_arrays(&found)
+        return arrays
 
-    cdef int _edges_of(self, Graph* g, Py_ssize_t i, int32_t source,
+    cdef int _edges_of(self, Graph* g, Py_ssize_t i, int32_t source, uint32_t holder,
                        Pairs* found) except -1 nogil:
         """The references of marked object i, as held by `source` (i itself, or the JS
-        object whose store i is); a WeakMap table's entries from their keys."""
+        object whose store i is: `holder` says which); a WeakMap table's entries from
+        their keys."""
         cdef int64_t m = <int64_t>(self.info[i] >> 32), pos, limit, extent, off, j, key
         cdef uint64_t word
+        cdef uint32_t mask = (1 << SLOT_SHIFT) - 1
         pos = object_position(g, self.addresses[i])
         extent = <int64_t>(self.info[i] & EXTENT_MASK)
         limit = min(extent, self.trace_end[m])
@@ -1150,10 +1167,11 @@ cdef class Marker:
         off = 0
         while off + 8 <= limit:
             word = load64(g.base + pos + off)
-            off += 8
             j = object_index(g, word - 1) if word & 7 == 1 else -1
             if j >= 0 and self.k.marks[j]:
-                pairs_add(found, source, <int32_t>j)
+                pairs_add(found, source, <int32_t>j,
+                          holder << SLOT_SHIFT | <uint32_t>min(off, mask))
+            off += 8
         if not self.map_flags[m] & MAP_EPHEMERON:
             return 0
         off = self.ephemeron_start
@@ -1166,9 +1184,11 @@ cdef class Marker:
             if j < 0 or not self.k.marks[j]:
                 continue
             if key < 0:
-                pairs_add(found, source, <int32_t>j)
+                pairs_add(found, source, <int32_t>j,
+                          holder << SLOT_SHIFT | <uint32_t>min(off - 8, mask))
             elif self.k.marks[key]:
-                pairs_add(found, <int32_t>key, <int32_t>j)
+                pairs_add(found, <int32_t>key, <int32_t>j,
+                          SLOT_EPHEMERON << SLOT_SHIFT | <uint32_t>min(off - 8, mask))
         return 0
 
 

@@ -33,6 +33,12 @@ from .scanrules import (
     SIZE_TWO_BYTE,
     SIZE_UNKNOWN,
     SIZE_WEAK_ARRAY_LIST,
+    SLOT_ELEMENTS,
+    SLOT_EPHEMERON,
+    SLOT_OFFSET_MASK,
+    SLOT_OWN,
+    SLOT_PROPERTIES,
+    SLOT_SHIFT,
     ScanParams,
 )
 
@@ -392,36 +398,41 @@ class Marker:
             raise ValueError("one mark per object")
         self.marks[:] = marks
 
-    def edges(self, elements_offset: int = -1,
-              properties_offset: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    def edges(self, elements_offset: int = -1, properties_offset: int = -1,
+              with_slots: bool = False) -> tuple[np.ndarray, ...]:
         """(sources, targets): every strong reference between marked objects; an entry of a
         WeakMap's table refers to its value from its key (from the table if the key is no
         object here); an object of a MAP_JS_RECEIVER map also refers to all that its stores
-        at the two offsets refer to."""
+        at the two offsets refer to. With `with_slots`, where each was read (SLOT_*)."""
         for offset in (elements_offset, properties_offset):
             if not -1 <= offset < MAX_FIELD_OFFSET:
                 raise ValueError("a store's offset is implausible")
-        found: list[tuple[int, int]] = []
+        found: list[tuple[int, int, int]] = []
         for i in np.flatnonzero(self.marks).tolist():
-            self._edges_of(i, i, found)
+            self._edges_of(i, i, SLOT_OWN, found)
             if not self._map_flags[self._infos[i] >> 32] & MAP_JS_RECEIVER:
                 continue
             extent = self._infos[i] & 0xFFFFFFFF
             pos = self._position(int(self._addresses[i]))
-            for offset in (elements_offset, properties_offset):
+            for offset, holder in ((elements_offset, SLOT_ELEMENTS),
+                                   (properties_offset, SLOT_PROPERTIES)):
                 if offset < 0 or offset + 8 > extent:
                     continue
                 store = self._object(_u64(self._data, pos + offset))
                 if store >= 0 and store != i and self.marks[store]:
-                    self._edges_of(store, i, found)
-        pairs = np.array(found, dtype=np.int32).reshape(-1, 2)
-        return pairs[:, 0].copy(), pairs[:, 1].copy()
+                    self._edges_of(store, i, holder, found)
+        rows = np.array(found, dtype=np.int64).reshape(-1, 3)
+        pairs = rows[:, 0].astype(np.int32), rows[:, 1].astype(np.int32)
+        return (*pairs, rows[:, 2].astype(np.uint32)) if with_slots else pairs
 
-    def _edges_of(self, i: int, source: int, found: list[tuple[int, int]]) -> None:
-        for word in self._words(i, []):
+    def _edges_of(self, i: int, source: int, holder: int,
+                  found: list[tuple[int, int, int]]) -> None:
+        def slot(kind: int, offset: int) -> int:
+            return kind << SLOT_SHIFT | min(offset, SLOT_OFFSET_MASK)
+        for index, word in enumerate(self._words(i, [])):
             j = self._object(word)
             if j >= 0 and self.marks[j]:
-                found.append((source, j))
+                found.append((source, j, slot(holder, 8 * index)))
         if not self._map_flags[self._infos[i] >> 32] & MAP_EPHEMERON:
             return
         pos, extent = self._position(int(self._addresses[i])), self._infos[i] & 0xFFFFFFFF
@@ -429,7 +440,8 @@ class Marker:
             key = self._object(_u64(self._data, pos + off))
             j = self._object(_u64(self._data, pos + off + 8))
             if j >= 0 and self.marks[j] and (key < 0 or self.marks[key]):
-                found.append((source if key < 0 else key, j))
+                found.append((source, j, slot(holder, off + 8)) if key < 0
+                             else (key, j, slot(SLOT_EPHEMERON, off + 8)))
 
 
 def count_marked(addresses: np.ndarray, info: np.ndarray, marks: np.ndarray,

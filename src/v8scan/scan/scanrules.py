@@ -29,6 +29,15 @@ MAP_FILLER = 2          # free space and fillers: skipped, never counted
 MAP_COLLECT = 4         # record each object's address (functions: named one by one)
 MAP_EPHEMERON = 8       # a WeakMap's table: a value is reachable only if its key is
 
+# Where an edge's reference was read (Marker.edges with slots): the word's offset in the
+# object that holds it, and in the top two bits which object that is.
+SLOT_SHIFT = 30
+SLOT_OWN = 0            # the source itself
+SLOT_ELEMENTS = 1       # the source's elements store
+SLOT_PROPERTIES = 2     # the source's property store (an array or a dictionary)
+SLOT_EPHEMERON = 3      # a WeakMap table's entry, its value held by its key (the source)
+SLOT_OFFSET_MASK = (1 << SLOT_SHIFT) - 1  # an offset this large or larger: not known
+
 MAX_OBJECT_SIZE = 1 << 31  # a length or size at or past this is not a plausible object
 MAX_FIELD_OFFSET = 4096    # no field the scanner reads is this far into an object
 TRACE_ALL = MAX_OBJECT_SIZE  # a map's traced bytes: all of its objects' words

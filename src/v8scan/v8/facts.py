@@ -259,6 +259,55 @@ ARRAY_BODIES: tuple[tuple[str, int, str], ...] = (
     ("type_RegExpMatchInfo__REG_EXP_MATCH_INFO_TYPE", 8, "RegExpMatchInfo_header_size"),
 )
 
+# The heap snapshot format each V8 writes (`snapshot.meta` of v8.writeHeapSnapshot() by
+# each supported node): its node fields and node types changed over the versions, its edge
+# fields and edge types did not. Tagged by the first V8 version that writes each.
+_EDGE_TYPES = ("context", "element", "property", "internal", "hidden", "shortcut", "weak")
+_NODE_TYPES = ("hidden", "array", "string", "object", "code", "closure", "regexp", "number",
+               "native", "synthetic", "concatenated string", "sliced string", "symbol",
+               "bigint")
+SNAPSHOT_FORMATS: tuple[tuple[Version, tuple[str, ...], tuple[str, ...]], ...] = (
+    # (since, node_fields, node_types: the types of the fields, the first one's listed; V8
+    # 13 lists one "number" more than it has fields)
+    (V9, ("type", "name", "id", "self_size", "edge_count", "trace_node_id", "detachedness"),
+     ("string",) + ("number",) * 5),
+    (V11, ("type", "name", "id", "self_size", "edge_count", "trace_node_id", "detachedness"),
+     ("string",) + ("number",) * 5),
+    (V12, ("type", "name", "id", "self_size", "edge_count", "trace_node_id", "detachedness"),
+     ("string",) + ("number",) * 5),
+    (V13, ("type", "name", "id", "self_size", "edge_count", "detachedness"),
+     ("string",) + ("number",) * 5),
+    ((14, 0), ("type", "name", "id", "self_size", "edge_count", "detachedness"),
+     ("string",) + ("number",) * 4),
+)
+# The node types (the type field's values), by the first V8 version that writes each list.
+SNAPSHOT_NODE_TYPES: tuple[tuple[Version, tuple[str, ...]], ...] = (
+    (V9, _NODE_TYPES),
+    (V11, _NODE_TYPES + ("object shape", "wasm object")),
+    (V12, _NODE_TYPES + ("object shape",)),
+)
+
+
+def snapshot_meta(version: Version) -> dict:
+    """`snapshot.meta` as V8 `version` writes it (the newest format for a newer V8)."""
+    def newest(table):
+        return [row for row in table if row[0] <= version][-1] if version >= table[0][0] \
+            else table[0]
+    _, node_fields, field_types = newest(SNAPSHOT_FORMATS)
+    _, node_types = newest(SNAPSHOT_NODE_TYPES)
+    return {
+        "node_fields": list(node_fields),
+        "node_types": [list(node_types), *field_types],
+        "edge_fields": ["type", "name_or_index", "to_node"],
+        "edge_types": [list(_EDGE_TYPES), "string_or_number", "node"],
+        "trace_function_info_fields": ["function_id", "name", "script_name", "script_id",
+                                       "line", "column"],
+        "trace_node_fields": ["id", "function_info_index", "count", "size", "children"],
+        "sample_fields": ["timestamp_us", "last_assigned_id"],
+        "location_fields": ["object_index", "script_id", "line", "column"],
+    }
+
+
 FACTS: tuple[Fact, ...] = _INSTANCE_TYPES + _PAGES + _OBJECT_BODIES + _ARRAY_HEADERS
 
 # Versions whose V8 has been checked against a heap snapshot by the test suite.
