@@ -343,7 +343,6 @@ def test_edges_twins_agree(small_graph):
         return int.from_bytes(data[at:at + 8].tobytes(), "little")
     holder_at = {scanrules.SLOT_ELEMENTS: 8, scanrules.SLOT_PROPERTIES: 16}
     slots = slotted[0][2]
-    kinds = slots >> scanrules.SLOT_SHIFT
     assert len(slots) == len(sources)
     for source, target, slot in list(zip(sources.tolist(), targets.tolist(),
                                          slots.tolist()))[::7]:

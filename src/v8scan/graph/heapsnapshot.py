@@ -225,7 +225,7 @@ def _labels(dump, scan, graph, live: np.ndarray, strings: _Strings
             ) -> tuple[list[str], np.ndarray]:
     """(kind, name index) of each live object: the census's label per map; the objects
     named one by one (functions, prototypes) by label_objects; strings by their text."""
-    L, namer = dump.layout, dump.namer
+    namer = dump.namer
     map_index = (graph.info[live] >> np.uint64(32)).astype(np.int64)
     maps_used, inverse = distinct_inverse(map_index)
     namer.read_ahead(scan.maps[maps_used])
