@@ -16,6 +16,13 @@ def distinct(values: np.ndarray) -> np.ndarray:
     return ordered[_starts_mask(ordered)]
 
 
+def per_distinct(values: np.ndarray, rule) -> np.ndarray:
+    """`rule(value)` (a bool) for each value, computed once per distinct value."""
+    unique, inverse = distinct_inverse(values)
+    return np.array([rule(v) for v in unique.tolist()], dtype=bool)[inverse] \
+        if len(unique) else np.zeros(len(np.asarray(values).ravel()), dtype=bool)
+
+
 def distinct_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(the distinct values sorted, how many times each occurs)."""
     ordered = np.sort(np.asarray(values).ravel())

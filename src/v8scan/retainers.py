@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple, Optional
 
 import numpy as np
 
-from .arrays import distinct, distinct_counts, distinct_first, distinct_inverse
+from .arrays import distinct, distinct_counts, distinct_first, per_distinct
 from .census import object_labels, objects_named
 from .results import UNREACHABLE, Dominator, RetainerPath
 
@@ -256,14 +256,8 @@ class _SlotNamer:
         """Per instance type: containers (elements, property stores, hash tables) whose
         owner names the slot."""
         L = self.layout
-        return self._per_type(types, lambda t: not L.is_context(t) and (L.is_fixed_array(t) or t in (
+        return per_distinct(types, lambda t: not L.is_context(t) and (L.is_fixed_array(t) or t in (
             L.property_array_type, L.weak_array_list_type)))
-
-    @staticmethod
-    def _per_type(types: np.ndarray, rule) -> np.ndarray:
-        unique, inverse = distinct_inverse(types)
-        return np.array([rule(t) for t in unique.tolist()], dtype=bool)[inverse] \
-            if len(unique) else np.zeros(len(types), dtype=bool)
 
     def describe(self, holder: int, at: int) -> tuple[Step, bool]:
         """(the step, whether the path ends at this holder, a root). A context variable's

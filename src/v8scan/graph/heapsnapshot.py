@@ -30,7 +30,7 @@ from typing import BinaryIO, Callable, Optional, Sequence
 
 import numpy as np
 
-from ..arrays import distinct, distinct_inverse
+from ..arrays import distinct, distinct_inverse, per_distinct
 from ..errors import V8ScanError
 from ..scan import scanrules as rules
 from ..v8.facts import snapshot_meta
@@ -100,8 +100,7 @@ def write_heap_snapshot(dump, out: BinaryIO, progress: Optional[Progress] = None
     kept = _drawn(layout, targets, slots, left_out)
     sources, targets, slots = sources[kept], targets[kept], slots[kept]
     edge_type, edge_name = _edge_names(dump, scan, graph, sources, targets, slots, strings)
-    _name_stores(dump, scan, graph, sources, targets, slots, kinds, names,
-                 node_of - synthetic, strings)
+    _name_stores(targets, edge_type, edge_name, kinds, names, node_of - synthetic, strings)
     del slots, kept
     holders, prototypes = _prototype_edges(dump, scan, graph, live, left_out)
     sources = np.concatenate([sources, holders])
@@ -157,14 +156,14 @@ def write_heap_snapshot(dump, out: BinaryIO, progress: Optional[Progress] = None
               "trace_function_count": 0}
     written = _Writer(out, progress, n_nodes + n_edges)
     written.text('{"snapshot":' + json.dumps(header, separators=(",", ":")) + ',\n"nodes":[')
-    written.rows(nodes, first=True)
+    written.rows(nodes.T, first=True)
     del nodes
     written.text('],\n"edges":[')
     fixed = np.array(root_edges + gc_edges, np.int64).reshape(-1, 3)
     field_count = len(fields)
     first = True
     for kind, name, to in ((fixed[:, 0], fixed[:, 1], fixed[:, 2]), group_edges, obj_edges):
-        written.rows(np.column_stack([kind, name, to * field_count]), first)
+        written.rows((kind, name, to * field_count), first)
         first = first and not len(kind)
     written.text('],\n"trace_function_infos":[],\n"trace_tree":[],\n"samples":[],\n'
                  '"locations":[],\n"strings":[')
@@ -187,9 +186,11 @@ class _Writer:
         self.out.write(data)
         self.bytes += len(data)
 
-    def rows(self, rows: np.ndarray, first: bool) -> None:
-        for start in range(0, len(rows), CHUNK):
-            part = rows[start:start + CHUNK]
+    def rows(self, columns: Sequence[np.ndarray], first: bool) -> None:
+        """The rows whose fields are `columns`, stacked a chunk at a time (the edges'
+        columns are long: a stack of all of them would double their memory)."""
+        for start in range(0, len(columns[0]), CHUNK):
+            part = np.column_stack([c[start:start + CHUNK] for c in columns])
             body = ",".join(map(str, part.ravel().tolist()))
             self.text(("" if first and start == 0 else ",") + body + "\n")
             self.done += len(part)
@@ -250,19 +251,15 @@ def _labels(dump, scan, graph, live: np.ndarray, strings: _Strings
     return kinds, names
 
 
-def _name_stores(dump, scan, graph, sources, targets, slots, kinds: list[str],
-                 names: np.ndarray, live_rank: np.ndarray, strings: _Strings) -> None:
-    """A JS object's elements and property stores are "(object elements)" and "(object
-    properties)", as V8 tags them, where they are arrays. `live_rank`: each object's
-    place among the live ones (kinds and names are in that order)."""
-    L = dump.layout
-    own = (slots >> np.uint32(rules.SLOT_SHIFT)) == rules.SLOT_OWN
-    offset = (slots & np.uint32(rules.SLOT_OFFSET_MASK)).astype(np.int64)
-    types = scan.instance_types[(graph.info[sources] >> np.uint64(32)).astype(np.int64)]
-    receiver = types >= L.first_js_receiver_type
-    for at, label in ((L.js_elements, "(object elements)"),
-                      (L.js_properties, "(object properties)")):
-        stores = distinct(targets[own & receiver & (offset == at)])
+def _name_stores(targets, edge_type, edge_name, kinds: list[str], names: np.ndarray,
+                 live_rank: np.ndarray, strings: _Strings) -> None:
+    """A JS object's elements and property stores, the targets of its "elements" and
+    "properties" edges, are "(object elements)" and "(object properties)", as V8 tags
+    them, where they are arrays. `live_rank`: each object's place among the live ones
+    (kinds and names are in that order)."""
+    for edge, label in (("elements", "(object elements)"),
+                        ("properties", "(object properties)")):
+        stores = distinct(targets[(edge_type == INTERNAL) & (edge_name == strings.add(edge))])
         index = strings.add(label)
         for node in live_rank[stores].tolist():
             if kinds[node] == "array":
@@ -320,10 +317,8 @@ def _non_essential(dump, scan, graph) -> np.ndarray:
     out |= np.isin(types, empty_arrays) & (extent <= L.fixed_array_header)
     out |= (types == L.descriptor_array_type) & (extent <= L.descriptor_array_header)
     maps = np.flatnonzero(types == L.map_type)
-    at = graph.addresses[maps] + np.uint64(L.map_instance_type - L.map_instance_type % 8)
-    words, _ = dump.heap.memory.u64_many(at)
-    described = ((words >> np.uint64(8 * (L.map_instance_type % 8))) & np.uint64(0xFFFF))
-    out[maps] |= np.isin(described.astype(np.int64), (
+    described = _map_fields(dump.heap, graph.addresses[maps], L.map_instance_type, 16)
+    out[maps] |= np.isin(described, (
         L.fixed_array_type, L.property_cell_type, L.shared_function_info_type,
         L.free_space_type, L.filler_type))
     return out
@@ -370,8 +365,7 @@ def _edge_names(dump, scan, graph, sources: np.ndarray, targets: np.ndarray,
         name[mask] = strings.add(label)
 
     receiver = own & (types >= L.first_js_receiver_type)
-    fixed_array = np.array([L.is_fixed_array(t) and not L.is_context(t)
-                            for t in range(int(types.max(initial=0)) + 1)], bool)[types]
+    fixed_array = per_distinct(types, lambda t: L.is_fixed_array(t) and not L.is_context(t))
     # Plain arrays (a hash table, a list): internal edges named by index, as V8's
     # ExtractFixedArrayReferences draws them.
     arrays = own & fixed_array & (offset >= L.fixed_array_header)
@@ -382,7 +376,7 @@ def _edge_names(dump, scan, graph, sources: np.ndarray, targets: np.ndarray,
     # In-object properties, named by their keys.
     fields = receiver & (offset >= L.js_elements + tagged)
     _properties(heap, namer, strings, edge_type, name, fields, maps,
-                offset // tagged - _inobject_start(heap, L, maps), L)
+                offset // tagged - _map_fields(heap, maps, L.map_inobject_properties_start), L)
     # Elements and out-of-object properties, held through the object's stores.
     elements = kind == rules.SLOT_ELEMENTS
     edge_type[elements] = ELEMENT
@@ -391,9 +385,8 @@ def _edge_names(dump, scan, graph, sources: np.ndarray, targets: np.ndarray,
                        addresses, maps, types, offset, targets, graph)
     ephemeron = kind == rules.SLOT_EPHEMERON
     internal(ephemeron, "part of key -> value pair in WeakMap")
-    _contexts(heap, L, strings, edge_type, name, own & np.array(
-        [L.is_context(t) for t in range(int(types.max(initial=0)) + 1)], bool)[types],
-        addresses, offset)
+    _contexts(heap, L, strings, edge_type, name, own & per_distinct(types, L.is_context),
+              addresses, offset)
     functions = own & (types >= L.js_function_type) & (types <= L.last_js_function_type)
     internal(functions & (offset == L.js_function_shared), "shared")
     internal(functions & (offset == L.js_function_context), "context")
@@ -417,16 +410,11 @@ def _edge_names(dump, scan, graph, sources: np.ndarray, targets: np.ndarray,
     return edge_type, name
 
 
-def _inobject_start(heap, L, maps: np.ndarray) -> np.ndarray:
-    """Per map: the word its in-object properties start at."""
-    return _map_bytes(heap, maps, L.map_inobject_properties_start)
-
-
-def _map_bytes(heap, maps: np.ndarray, offset: int) -> np.ndarray:
-    """Per map: its byte at `offset`, read in bulk (u64_many reads aligned words)."""
+def _map_fields(heap, maps: np.ndarray, offset: int, bits: int = 8) -> np.ndarray:
+    """Per map: its `bits`-bit field at byte `offset`, read once per distinct map."""
     distinct_maps, inverse = distinct_inverse(np.asarray(maps, np.uint64))
-    words, _ = heap.memory.u64_many(distinct_maps + np.uint64(offset - offset % 8))
-    return ((words >> np.uint64(8 * (offset % 8))) & np.uint64(0xFF)).astype(np.int64)[inverse]
+    words, _ = heap.memory.u64_many(distinct_maps + np.uint64(offset))
+    return (words & np.uint64((1 << bits) - 1)).astype(np.int64)[inverse]
 
 
 def _properties(heap, namer, strings: _Strings, edge_type, name, mask: np.ndarray,
@@ -460,11 +448,11 @@ def _stored_properties(dump, strings: _Strings, edge_type, name, mask: np.ndarra
     picked = np.flatnonzero(mask)
     if not len(picked):
         return
-    dictionary = _dictionary_maps(heap, maps[picked])
+    dictionary = per_distinct(maps[picked], lambda m: heap.is_dictionary_map(int(m)))
     fast = picked[~dictionary]
     if len(fast):
-        inobject = _map_bytes(heap, maps[fast], L.map_instance_size_in_words) \
-            - _inobject_start(heap, L, maps[fast])
+        inobject = _map_fields(heap, maps[fast], L.map_instance_size_in_words) \
+            - _map_fields(heap, maps[fast], L.map_inobject_properties_start)
         index = np.maximum(inobject, 0) + (offset[fast] - L.fixed_array_header) // tagged
         sub = np.zeros(len(mask), bool)
         sub[fast] = True
@@ -488,11 +476,6 @@ def _stored_properties(dump, strings: _Strings, edge_type, name, mask: np.ndarra
     keys = heap.pointers(np.where(stores != 0, stores + offset[values].astype(np.uint64)
                                   - np.uint64(tagged), 0))
     _name_by_keys(namer, strings, edge_type, name, values, keys)
-
-
-def _dictionary_maps(heap, maps: np.ndarray) -> np.ndarray:
-    unique, inverse = distinct_inverse(maps)
-    return np.array([heap.is_dictionary_map(int(m)) for m in unique.tolist()], bool)[inverse]
 
 
 def _name_by_keys(namer, strings: _Strings, edge_type, name, edges: np.ndarray,
