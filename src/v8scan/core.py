@@ -109,8 +109,9 @@ class AddressSpace:
         self._end_array = np.array([s.end for s in self.segments], dtype=np.uint64)
         self._offset_array = np.array([s.offset for s in self.segments], dtype=np.uint64)
         self.view = memoryview(buffer)
-        self._touched_small: list[int] = []           # file positions of scalar reads
-        self._touched: list[np.ndarray] = []          # (start, end) file ranges, in bulk
+        # Per page of the file, whether a read touched it: as small as the file's page
+        # count however many reads there are (a log of them grew with every read).
+        self._touched = np.zeros(len(buffer) // PAGE + 1, dtype=bool)
         self._asked: set[tuple[int, int]] = set()     # file ranges asked for ahead
 
     def segment_at(self, address: int) -> Optional[Segment]:
@@ -132,14 +133,15 @@ class AddressSpace:
         pos = self._position(address, size)
         if pos is None:
             return None
-        self._touched.append(np.array([[pos, pos + size]], dtype=np.uint64))
+        self._touched[pos // PAGE:(pos + size + PAGE - 1) // PAGE] = True
         return self.view[pos : pos + size]
 
     def _unpack(self, fmt: struct.Struct, address: int) -> Optional[int]:
         pos = self._position(address, fmt.size)
         if pos is None:
             return None
-        self._touched_small.append(pos)
+        self._touched[pos // PAGE] = True
+        self._touched[(pos + fmt.size - 1) // PAGE] = True
         return fmt.unpack_from(self.buffer, pos)[0]
 
     def u8(self, address: int) -> Optional[int]:
@@ -166,8 +168,9 @@ class AddressSpace:
         found = (idx >= 0) & (addresses < ends) & (ends - addresses >= np.uint64(8))  # no wrap
         positions = np.where(found, self._offset_array[safe] + addresses
                              - self._start_array[safe], 0).astype(np.int64)
-        at = positions[found].astype(np.uint64)
-        self._touched.append(np.stack([at, at + np.uint64(8)], axis=1))
+        at = positions[found]
+        self._touched[at // PAGE] = True
+        self._touched[(at + 7) // PAGE] = True
         if not (positions & 7).any():  # aligned, as V8's fields are: one gather
             gathered = self._words[positions >> 3]
         else:
@@ -198,7 +201,8 @@ class AddressSpace:
         rows = np.asarray(rows, dtype=np.uint64).reshape(-1, 3)
         if len(rows):
             ranges = np.stack([rows[:, 1], rows[:, 1] + rows[:, 2]], axis=1)
-            self._touched.append(ranges)
+            for start, end in ranges.tolist():
+                self._touched[start // PAGE:(end + PAGE - 1) // PAGE] = True
             if isinstance(self.buffer, mmap.mmap) and hasattr(mmap, "MADV_WILLNEED"):
                 self._ask_ahead(_merged(ranges, PAGE))
         return self.as_array()
@@ -221,10 +225,7 @@ class AddressSpace:
     def touched_bytes(self) -> int:
         """Bytes of the file read so far through this address space, counted in whole
         pages (what the kernel reads at least)."""
-        parts = self._touched + [np.repeat(np.array(self._touched_small, dtype=np.uint64),
-                                           2).reshape(-1, 2) + np.array([0, 8], np.uint64)]
-        ranges = _merged(np.concatenate(parts), PAGE)
-        return int((ranges[:, 1] - ranges[:, 0]).sum())
+        return int(np.count_nonzero(self._touched)) * PAGE
 
     @property
     def total_bytes(self) -> int:

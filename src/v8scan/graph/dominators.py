@@ -12,6 +12,7 @@ from Lengauer and Tarjan's algorithm in the compiled scanner.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -83,11 +84,13 @@ def dominator_tree(memory: AddressSpace, layout: Layout, plan: ScanPlan, graph: 
 
 
 def strong_edges(memory: AddressSpace, layout: Layout, plan: ScanPlan, graph: ObjectGraph,
-                 with_slots: bool = False) -> tuple[np.ndarray, ...]:
+                 with_slots: bool = False, skip: Optional[np.ndarray] = None,
+                 store_header: int = 0) -> tuple[np.ndarray, ...]:
     """(sources, targets[, slots]) by object index: every strong reference between live
     objects (Marker.edges). A JS object refers to all its elements' and properties' stores
     refer to, as V8's heap snapshot draws it (V8HeapExplorer's ExtractElementReferences and
-    ExtractPropertyReferences): the object retains them, its stores only themselves."""
+    ExtractPropertyReferences): the object retains them, its stores only themselves. Left
+    out: references to the objects `skip` flags, a store's first `store_header` bytes."""
     owners = (plan.instance_types >= layout.first_js_receiver_type) \
         & (plan.instance_types != layout.js_proxy_type)
     flags = graph.map_flags | np.where(owners, rules.MAP_JS_RECEIVER, 0).astype(np.uint8)
@@ -96,7 +99,8 @@ def strong_edges(memory: AddressSpace, layout: Layout, plan: ScanPlan, graph: Ob
         trace_rules(layout, plan), flags, ephemeron_start(layout),
         layout.page_alignment.bit_length() - 1)
     marker.set_marks(graph.marks)
-    return marker.edges(layout.js_elements, layout.js_properties, with_slots)
+    return marker.edges(layout.js_elements, layout.js_properties, with_slots,
+                        None if skip is None else np.asarray(skip, np.uint8), store_header)
 
 
 def rooted_objects(graph: ObjectGraph) -> tuple[np.ndarray, np.ndarray]:

@@ -22,6 +22,7 @@ of them has.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import tempfile
@@ -41,9 +42,13 @@ Progress = Callable[[int, int], None]
 STRING_LIMIT = 1024        # characters of a string's name (V8's --heap-snapshot-string-limit)
 PAGE_BITS = 16             # bits of an id that number the page
 CHUNK = 1 << 16            # nodes or edges formatted at once
+EDGE_CHUNK = 1 << 19       # edges named at once (bounds the naming's temporary arrays)
 INTERNALIZED = "(Internalized strings)"
+EPHEMERON = "part of key -> value pair in WeakMap"
 # Edge types, as snapshot.meta lists them.
 CONTEXT, ELEMENT, PROPERTY, INTERNAL, HIDDEN, SHORTCUT, WEAK = range(7)
+LEFT_OUT = -1  # an edge not written from where it is (moved, or not drawn)
+M_MMAP_THRESHOLD, MMAP_THRESHOLD = -3, 4 << 20  # glibc's mallopt parameter, and ours
 
 
 @dataclass
@@ -57,11 +62,27 @@ class Export:
 
 
 class _Strings:
-    """The snapshot's string table: each name once, by index."""
+    """The snapshot's string table, built without a Python object per heap string.
+
+    Three parts, in this order in the file: names (constructor, property and edge
+    names: few, kept in a dict), the numbers "0".."N" that name an array's slots, and the
+    texts of the heap's strings (as many as the heap has strings: kept as UTF-8 in one
+    buffer, each text once, found equal by hash and then compared). Until `finish`,
+    numbers and texts are placeholders below zero: `resolve` turns them into indexes."""
+
+    TEXTS = -1                # text k: TEXTS - k
+    NUMBERS = -(1 << 30)      # number k: NUMBERS - k
 
     def __init__(self) -> None:
         self.items: list[str] = ["<dummy>", ""]
         self._index: dict[str, int] = {"<dummy>": 0, "": 1}
+        self._numbers = 0                      # numbers 0..this-1 in use
+        self._buffer = bytearray()             # the texts, UTF-8, one after another
+        self._ends: list[np.ndarray] = []      # each text's end in the buffer
+        self._hashes: list[np.ndarray] = []
+        self._texts = 0
+        self._text_index = np.zeros(0, np.int64)  # per text, once finished: its index
+        self._unique_texts = np.zeros(0, np.int64)
 
     def add(self, text: str) -> int:
         found = self._index.get(text)
@@ -71,17 +92,103 @@ class _Strings:
         return found
 
     def add_all(self, texts: Sequence[str]) -> np.ndarray:
-        return np.array([self.add(t) for t in texts], dtype=np.int64)
+        return np.array([self.add(t) for t in texts], dtype=np.int32)
+
+    def numbers(self, values: np.ndarray) -> np.ndarray:
+        """Placeholders for the names "0", "1", ... of `values` (each below 2**30)."""
+        values = np.asarray(values, np.int64)
+        if len(values):
+            self._numbers = max(self._numbers, int(values.max()) + 1)
+        return (self.NUMBERS - values).astype(np.int32)
+
+    def add_texts(self, texts: Sequence[Optional[str]]) -> np.ndarray:
+        """Placeholders for the texts of heap strings (None: unreadable, named "")."""
+        encoded = [(t or "")[:STRING_LIMIT].encode("utf-8") for t in texts]
+        count = len(encoded)
+        if self._texts + count > -self.NUMBERS:
+            raise V8ScanError("the heap has too many strings for one snapshot")
+        lengths = np.fromiter(map(len, encoded), np.int64, count)
+        self._ends.append(len(self._buffer) + np.cumsum(lengths))
+        self._hashes.append(np.fromiter(map(hash, encoded), np.int64, count))
+        self._buffer += b"".join(encoded)
+        first = self._texts
+        self._texts += count
+        return (self.TEXTS - np.arange(first, first + count)).astype(np.int32)
+
+    def _text(self, k: int, starts: np.ndarray, ends: np.ndarray) -> bytes:
+        return bytes(self._buffer[starts[k]:ends[k]])
+
+    def finish(self) -> None:
+        """Number the texts, each distinct one once, after the names and numbers."""
+        ends = np.concatenate(self._ends) if self._ends else np.zeros(0, np.int64)
+        hashes = np.concatenate(self._hashes) if self._hashes else np.zeros(0, np.int64)
+        self._ends = [ends]
+        self._hashes = []
+        starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
+        n = len(ends)
+        order = np.argsort(hashes, kind="stable")
+        ordered = hashes[order]
+        first_of_run = np.ones(n, bool)
+        first_of_run[1:] = ordered[1:] != ordered[:-1]
+        run_start = np.maximum.accumulate(np.where(first_of_run, np.arange(n), 0))
+        same_as = order[run_start]  # the first text of the same hash: equal, but check
+        del ordered, run_start
+        for at in np.flatnonzero(~first_of_run).tolist():
+            k, other = int(order[at]), int(same_as[at])
+            if self._text(k, starts, ends) != self._text(other, starts, ends):
+                same_as[at] = k  # a hash collision: a text of its own
+        representative = np.empty(n, np.int64)
+        representative[order] = same_as
+        del order, same_as
+        unique = representative == np.arange(n)
+        rank = np.cumsum(unique) - 1
+        self._unique_texts = np.flatnonzero(unique)
+        self._text_index = len(self.items) + self._numbers + rank[representative]
+
+    def resolve(self, values: np.ndarray) -> np.ndarray:
+        """Indexes into the finished table for names, numbers' and texts' placeholders."""
+        out = np.asarray(values, np.int64).copy()
+        texts = (out < 0) & (out > self.NUMBERS)
+        out[texts] = self._text_index[self.TEXTS - out[texts]]
+        numbers = out <= self.NUMBERS
+        out[numbers] = len(self.items) + (self.NUMBERS - out[numbers])
+        return out
+
+    def write(self, written: "_Writer") -> None:
+        """The table as JSON array items, a chunk at a time."""
+        ends = self._ends[0] if self._ends else np.zeros(0, np.int64)
+        starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
+        first = True
+
+        def items(texts: list[str]) -> None:
+            nonlocal first
+            if texts:
+                body = json.dumps(texts, ensure_ascii=False)[1:-1]
+                written.text(("" if first else ",") + body + "\n")
+                first = False
+        for start in range(0, len(self.items), CHUNK):
+            items(self.items[start:start + CHUNK])
+        for start in range(0, self._numbers, CHUNK):
+            items([str(i) for i in range(start, min(start + CHUNK, self._numbers))])
+        for start in range(0, len(self._unique_texts), CHUNK):
+            items([self._text(k, starts, ends).decode("utf-8") for k in
+                   self._unique_texts[start:start + CHUNK].tolist()])
 
 
 def write_heap_snapshot(dump, out: BinaryIO, progress: Optional[Progress] = None,
                         jobs: Optional[int] = None) -> Export:
-    """Write the live objects of `dump` to `out` as a V8 heap snapshot."""
+    """Write the live objects of `dump` to `out` as a V8 heap snapshot. Held at once:
+    the object graph and its edges (their slots turned into the edges' names), a type
+    and a name per node and a type per edge, the heap's strings' texts; what is written
+    is formatted a chunk at a time."""
     scan = dump.scan(jobs=jobs)
     graph = dump.graph_of(scan, jobs)
     layout, plan = dump.layout, scan.plan
-    live = np.flatnonzero(graph.marks == 1)
+    marked = graph.marks == 1
     strings = _Strings()
+    meta = snapshot_meta(tuple(dump.binary.v8_version[:2]) if dump.binary.v8_version
+                         else (99, 0))
+    type_index = {name: i for i, name in enumerate(meta["node_types"][0])}
     # Synthetic nodes first: the root, "(GC roots)", then one per group of roots.
     rooted, group_of = rooted_objects(graph)
     inner = internalized_strings(layout, plan, graph, graph.marks)
@@ -90,88 +197,134 @@ def write_heap_snapshot(dump, out: BinaryIO, progress: Optional[Progress] = None
     group_of = np.concatenate([group_of, np.full(len(inner), len(group_names) - 1, np.int32)])
     used_groups = distinct(group_of).tolist()
     synthetic = 2 + len(used_groups)
-    node_of = np.full(len(graph.addresses), -1, np.int64)  # object index -> node index
-    node_of[live] = synthetic + np.arange(len(live))
+    node_of = np.full(len(graph.addresses), -1, np.int32)  # object index -> node index
+    node_of[marked] = synthetic + np.arange(np.count_nonzero(marked), dtype=np.int32)
 
-    kinds, names = _labels(dump, scan, graph, live, strings)
-    sources, targets, slots = strong_edges(dump.core.memory, layout, plan, graph,
-                                           with_slots=True)
+    # What is per node, and the __proto__ edges, before the edges take their room.
+    live = np.flatnonzero(marked)
+    node_type, node_name = _labels(dump, scan, graph, live, strings, type_index)
+    ids = _Ids(graph.addresses[live], layout.page_alignment)
     left_out = _non_essential(dump, scan, graph)
-    kept = _drawn(layout, targets, slots, left_out)
-    sources, targets, slots = sources[kept], targets[kept], slots[kept]
-    edge_type, edge_name = _edge_names(dump, scan, graph, sources, targets, slots, strings)
-    _name_stores(targets, edge_type, edge_name, kinds, names, node_of - synthetic, strings)
-    del slots, kept
     holders, prototypes = _prototype_edges(dump, scan, graph, live, left_out)
-    sources = np.concatenate([sources, holders])
-    targets = np.concatenate([targets, prototypes])
-    edge_type = np.concatenate([edge_type, np.full(len(holders), PROPERTY, np.int8)])
-    edge_name = np.concatenate([edge_name, np.full(len(holders), strings.add("__proto__"))])
+    globals_ = live[scan.instance_types[(graph.info[live] >> np.uint64(32)).astype(np.int64)]
+                    == layout.js_global_object_type]
+    del live
+    sources, targets, slots = strong_edges(dump.core.memory, layout, plan, graph,
+                                           with_slots=True, skip=left_out,
+                                           store_header=layout.fixed_array_header)
+    edge_type, edge_name = _edge_names(dump, scan, graph, sources, targets, slots, strings)
+    del slots  # edge_name took its place
+    _name_stores(targets, edge_type, edge_name, node_type, node_name, node_of - synthetic,
+                 strings, type_index["array"])
+    edges, extra = _in_source_order(sources, targets, edge_type, edge_name, holders,
+                                    prototypes, strings)
+    del holders, prototypes
+    _through_cells(dump, graph, globals_, left_out, sources, targets, edge_type)
+    del left_out
+    synthetic_names = [strings.add(""), strings.add("(GC roots)")] + [
+        strings.add(group_names[g]) for g in used_groups]
+    synthetic_edges, synthetic_counts = _synthetic_edges(rooted, group_of, used_groups,
+                                                         node_of[globals_], node_of, strings)
 
-    meta = snapshot_meta(tuple(dump.binary.v8_version[:2]) if dump.binary.v8_version
-                         else (99, 0))
-    node_types = meta["node_types"][0]
+    strings.finish()
     fields = meta["node_fields"]
-    type_index = {name: i for i, name in enumerate(node_types)}
-    hidden = type_index["hidden"]
-
-    # Edges in node order: the root's, (GC roots)', each group's, then the objects'.
-    group_rank = {g: i for i, g in enumerate(used_groups)}
-    root_edges = [(ELEMENT, 1, 1)]
-    gc_edges = [(ELEMENT, i + 1, 2 + i) for i in range(len(used_groups))]
-    order = np.lexsort((rooted, group_of))
-    rooted, group_of = rooted[order], group_of[order]
-    group_nodes = np.array([2 + group_rank[g] for g in group_of.tolist()], np.int64)
-    first_in_group = np.searchsorted(group_of, group_of)
-    group_edges = (np.full(len(rooted), ELEMENT, np.int64),
-                   np.arange(len(rooted)) - first_in_group + 1, node_of[rooted])
-    order = np.argsort(node_of[sources], kind="stable")
-    obj_edges = (edge_type[order].astype(np.int64), edge_name[order],
-                 node_of[targets[order]])
-    obj_sources = node_of[sources[order]]
-    del order, edge_type, edge_name
-
-    n_nodes = synthetic + len(live)
-    edge_count = np.zeros(n_nodes, np.int64)
-    edge_count[0], edge_count[1] = len(root_edges), len(gc_edges)
-    edge_count[2:synthetic] = np.bincount(group_nodes - 2, minlength=len(used_groups))
-    edge_count += np.bincount(obj_sources, minlength=n_nodes)
-    del obj_sources
-
-    nodes = np.zeros((n_nodes, len(fields)), np.int64)
-    nodes[:, fields.index("type")] = np.concatenate([
-        np.full(synthetic, type_index["synthetic"]),
-        np.array([type_index.get(k, hidden) for k in kinds], np.int64)])
-    nodes[:, fields.index("name")] = np.concatenate([
-        [strings.add(""), strings.add("(GC roots)")],
-        [strings.add(group_names[g]) for g in used_groups], names])
-    nodes[:, fields.index("id")] = np.concatenate([
-        1 + 2 * np.arange(synthetic), _ids(graph.addresses[live], layout.page_alignment)])
-    nodes[synthetic:, fields.index("self_size")] = (graph.info[live] & EXTENT_MASK).astype(
-        np.int64)
-    nodes[:, fields.index("edge_count")] = edge_count
-
-    n_edges = int(edge_count.sum())
+    field_count = len(fields)
+    n_nodes = synthetic + len(node_type)
+    n_edges = len(synthetic_edges[0]) + int(np.count_nonzero(edge_type != LEFT_OUT)) \
+        + len(extra[0])
     header = {"meta": meta, "node_count": n_nodes, "edge_count": n_edges,
               "trace_function_count": 0}
     written = _Writer(out, progress, n_nodes + n_edges)
-    written.text('{"snapshot":' + json.dumps(header, separators=(",", ":")) + ',\n"nodes":[')
-    written.rows(nodes.T, first=True)
-    del nodes
-    written.text('],\n"edges":[')
-    fixed = np.array(root_edges + gc_edges, np.int64).reshape(-1, 3)
-    field_count = len(fields)
-    first = True
-    for kind, name, to in ((fixed[:, 0], fixed[:, 1], fixed[:, 2]), group_edges, obj_edges):
-        written.rows((kind, name, to * field_count), first)
-        first = first and not len(kind)
-    written.text('],\n"trace_function_infos":[],\n"trace_tree":[],\n"samples":[],\n'
-                 '"locations":[],\n"strings":[')
-    for start in range(0, len(strings.items), CHUNK):
-        part = json.dumps(strings.items[start:start + CHUNK], ensure_ascii=False)[1:-1]
-        written.text(("," if start else "") + part + "\n")
+    written.array('{"snapshot":' + json.dumps(header, separators=(",", ":")) + ',\n"nodes":[')
+
+    def node_rows(types, names, node_ids, sizes, counts) -> list[np.ndarray]:
+        by_field = {"type": types, "name": strings.resolve(names), "id": node_ids,
+                    "self_size": sizes, "edge_count": counts}
+        return [by_field.get(f, np.zeros(len(types), np.int64)) for f in fields]
+    written.rows(node_rows(np.full(synthetic, type_index["synthetic"]), synthetic_names,
+                           1 + 2 * np.arange(synthetic), np.zeros(synthetic, np.int64),
+                           synthetic_counts))
+    for objects, rows in _by_object(marked, edges, extra):
+        nodes = node_of[objects] - synthetic
+        counts = np.bincount(rows[0] - objects[0], minlength=objects[-1] - objects[0] + 1)
+        written.rows(node_rows(node_type[nodes], node_name[nodes],
+                               ids.of(graph.addresses[objects]),
+                               graph.info[objects] & EXTENT_MASK,
+                               counts[objects - objects[0]]))
+    del node_type, node_name
+    written.array('],\n"edges":[')
+    written.rows((synthetic_edges[0], synthetic_edges[1], synthetic_edges[2] * field_count))
+    for objects, (_, to, kinds, names) in _by_object(marked, edges, extra):
+        written.rows((kinds, strings.resolve(names), node_of[to].astype(np.int64) * field_count))
+    written.array('],\n"trace_function_infos":[],\n"trace_tree":[],\n"samples":[],\n'
+                  '"locations":[],\n"strings":[')
+    strings.write(written)
     written.text("]}\n")
     return Export(n_nodes, n_edges, written.bytes, list(dump.warnings))
+
+
+def _in_source_order(sources, targets, edge_type, edge_name, holders, prototypes,
+                     strings: _Strings) -> tuple[tuple[np.ndarray, ...], list[np.ndarray]]:
+    """(edges, extra): columns (source, target, type, name) of two lists of edges, each
+    in source order. The marking gives each object's edges together, in object order,
+    but for a WeakMap's entries (drawn from their keys): those, and the __proto__ edges
+    (`holders` to `prototypes`), go to `extra`; in `edges` (the arrays given, changed in
+    place) they stay as LEFT_OUT."""
+    moved = np.flatnonzero((edge_type == INTERNAL) & (edge_name == strings.add(EPHEMERON)))
+    extra = [np.concatenate(parts) for parts in (
+        (sources[moved], holders), (targets[moved], prototypes),
+        (edge_type[moved], np.full(len(holders), PROPERTY, np.int8)),
+        (edge_name[moved], np.full(len(holders), strings.add("__proto__"), np.int32)))]
+    order = np.argsort(extra[0], kind="stable")
+    edge_type[moved] = LEFT_OUT
+    sources[moved] = np.iinfo(sources.dtype).min  # their places take the source before
+    np.maximum.accumulate(sources, out=sources)   # theirs: all in order again
+    return (sources, targets, edge_type, edge_name), [column[order] for column in extra]
+
+
+def _synthetic_edges(rooted, group_of, used_groups: list[int], global_nodes: np.ndarray,
+                     node_of: np.ndarray, strings: _Strings
+                     ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """(columns (type, name, node) of the synthetic nodes' edges, their counts per
+    synthetic node): the root holds (GC roots) and, as V8's root does, each global object
+    (a shortcut: DevTools' user roots); (GC roots) holds each group; each group its
+    objects (`rooted`, in `group_of`)."""
+    order = np.lexsort((rooted, group_of))
+    rooted, group_of = rooted[order], group_of[order]
+    group_rank = {g: i for i, g in enumerate(used_groups)}
+    group_nodes = np.array([2 + group_rank[g] for g in group_of.tolist()], np.int64)
+    first_in_group = np.searchsorted(group_of, group_of)
+    fixed = np.array([(ELEMENT, 1, 1)] + [
+        (SHORTCUT, strings.add(str(i + 2)), node) for i, node in enumerate(global_nodes.tolist())
+    ] + [(ELEMENT, i + 1, 2 + i) for i in range(len(used_groups))], np.int64).reshape(-1, 3)
+    columns = (np.concatenate([fixed[:, 0], np.full(len(rooted), ELEMENT)]),
+               np.concatenate([fixed[:, 1], np.arange(len(rooted)) - first_in_group + 1]),
+               np.concatenate([fixed[:, 2], node_of[rooted]]))
+    counts = np.concatenate([[1 + len(global_nodes), len(used_groups)], np.bincount(
+        group_nodes - 2, minlength=len(used_groups))]).astype(np.int64)
+    return columns, counts
+
+
+def _by_object(marked: np.ndarray, edges: Sequence[np.ndarray], extra: Sequence[np.ndarray]):
+    """Per CHUNK objects: (the marked ones' indexes, their edges' columns in source
+    order): `edges` and `extra` (each sorted by source, its first column) merged, edges
+    of type LEFT_OUT left out."""
+    for start in range(0, len(marked), CHUNK):
+        objects = start + np.flatnonzero(marked[start:start + CHUNK])
+        if not len(objects):
+            continue
+        merged = [np.concatenate(pair) for pair in zip(
+            _rows_of(edges, objects[0], objects[-1]), _rows_of(extra, objects[0], objects[-1]))]
+        kept = merged[2] != LEFT_OUT
+        order = np.argsort(merged[0][kept], kind="stable")
+        yield objects, [column[kept][order] for column in merged]
+
+
+def _rows_of(columns: Sequence[np.ndarray], first: int, last: int) -> list[np.ndarray]:
+    """The rows of `columns` (sorted by the first) whose first is in first..last."""
+    # (keys of the column's own type: others would have numpy convert the whole column)
+    start, stop = np.searchsorted(columns[0], np.array([first, last + 1], columns[0].dtype))
+    return [column[start:stop] for column in columns]
 
 
 class _Writer:
@@ -179,29 +332,36 @@ class _Writer:
 
     def __init__(self, out: BinaryIO, progress: Optional[Progress], total: int) -> None:
         self.out, self.progress, self.total = out, progress, max(total, 1)
-        self.bytes = self.done = 0
+        self.bytes = self.done = self.in_array = 0
 
     def text(self, text: str) -> None:
         data = text.encode("utf-8")
         self.out.write(data)
         self.bytes += len(data)
 
-    def rows(self, columns: Sequence[np.ndarray], first: bool) -> None:
-        """The rows whose fields are `columns`, stacked a chunk at a time (the edges'
-        columns are long: a stack of all of them would double their memory)."""
+    def array(self, text: str) -> None:
+        """`text`, which opens a JSON array that rows then fill."""
+        self.text(text)
+        self.in_array = 0
+
+    def rows(self, columns: Sequence[np.ndarray]) -> None:
+        """The rows whose fields are `columns` (integers), as items of the array open,
+        stacked a chunk at a time."""
         for start in range(0, len(columns[0]), CHUNK):
-            part = np.column_stack([c[start:start + CHUNK] for c in columns])
+            part = np.column_stack([np.asarray(c[start:start + CHUNK], np.int64)
+                                    for c in columns])
             body = ",".join(map(str, part.ravel().tolist()))
-            self.text(("" if first and start == 0 else ",") + body + "\n")
+            self.text(("," if self.in_array else "") + body + "\n")
+            self.in_array += len(part)
             self.done += len(part)
             if self.progress:
                 self.progress(self.done, self.total)
-
-
 def write_heap_snapshot_file(dump, path: str, progress: Optional[Progress] = None,
                              jobs: Optional[int] = None) -> Export:
     """write_heap_snapshot to `path`, through a temporary file in its directory renamed
-    into place once complete: a failed export leaves no partial file behind."""
+    into place once complete: a failed export leaves no partial file behind. Large
+    arrays are mapped one by one from here on (_map_large_arrays)."""
+    _map_large_arrays()
     directory = os.path.dirname(os.path.abspath(path))
     try:
         handle, temporary = tempfile.mkstemp(prefix=".v8scan-", suffix=".heapsnapshot.part",
@@ -221,88 +381,96 @@ def write_heap_snapshot_file(dump, path: str, progress: Optional[Progress] = Non
     return result
 
 
+def _map_large_arrays() -> None:
+    """Have glibc map every allocation of MMAP_THRESHOLD bytes or more on its own, for the
+    rest of the process (mallopt M_MMAP_THRESHOLD). By default it raises that threshold
+    as large blocks are freed (up to 32 MiB); the export's many temporary arrays of a few
+    MiB then fragment the C heap, and its peak grows by a fifth (benches/bench_export.py).
+    Nothing happens where there is no glibc."""
+    try:
+        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    except (OSError, AttributeError):
+        pass
+
+
 # --- nodes -------------------------------------------------------------------------
-def _labels(dump, scan, graph, live: np.ndarray, strings: _Strings
-            ) -> tuple[list[str], np.ndarray]:
-    """(kind, name index) of each live object: the census's label per map; the objects
+def _labels(dump, scan, graph, live: np.ndarray, strings: _Strings,
+            type_index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(node type, name) of each live object: the census's label per map; the objects
     named one by one (functions, prototypes) by label_objects; strings by their text."""
     namer = dump.namer
+    hidden = type_index["hidden"]
     map_index = (graph.info[live] >> np.uint64(32)).astype(np.int64)
     maps_used, inverse = distinct_inverse(map_index)
     namer.read_ahead(scan.maps[maps_used])
     per_map = [namer.label_map(int(scan.maps[m]), int(scan.instance_types[m]))
                for m in maps_used.tolist()]
-    kinds_of_map = [kind for kind, _ in per_map]
-    kinds = [kinds_of_map[i] for i in inverse.tolist()]
+    node_type = np.array([type_index.get(kind, hidden) for kind, _ in per_map],
+                         np.int8)[inverse]
     # V8 names an array by what holds it ("(object elements)", _name_stores), else not.
     names = strings.add_all(["" if kind == "array" else name for kind, name in per_map]
                             )[inverse]
-    types = scan.instance_types[map_index]
-    addresses = graph.addresses[live]
+    texts = np.flatnonzero(np.array([kind == "string" for kind, _ in per_map],
+                                    bool)[inverse])
+    del inverse
     one_by_one = np.flatnonzero(scan.per_object[map_index])
+    objects = live[one_by_one]
     for i, (kind, name) in zip(one_by_one.tolist(), namer.label_objects(
-            addresses[one_by_one], scan.maps[map_index[one_by_one]], types[one_by_one])):
-        kinds[i] = kind
+            graph.addresses[objects], scan.maps[map_index[one_by_one]],
+            scan.instance_types[map_index[one_by_one]])):
+        node_type[i] = type_index.get(kind, hidden)
         names[i] = strings.add(name)
-    text_kinds = np.array([k == "string" for k in kinds_of_map], bool)[inverse]
-    texts = np.flatnonzero(text_kinds)
-    for i, text in zip(texts.tolist(), dump.heap.strings(addresses[texts])):
-        names[i] = strings.add((text or "")[:STRING_LIMIT])
-    return kinds, names
+    del map_index
+    for start in range(0, len(texts), CHUNK):
+        part = texts[start:start + CHUNK]
+        names[part] = strings.add_texts(dump.heap.strings(graph.addresses[live[part]],
+                                                          cache=False))
+    return node_type, names
 
 
-def _name_stores(targets, edge_type, edge_name, kinds: list[str], names: np.ndarray,
-                 live_rank: np.ndarray, strings: _Strings) -> None:
+def _name_stores(targets, edge_type, edge_name, node_type: np.ndarray, names: np.ndarray,
+                 live_rank: np.ndarray, strings: _Strings, array_type: int) -> None:
     """A JS object's elements and property stores, the targets of its "elements" and
     "properties" edges, are "(object elements)" and "(object properties)", as V8 tags
     them, where they are arrays. `live_rank`: each object's place among the live ones
-    (kinds and names are in that order)."""
+    (node_type and names are in that order)."""
     for edge, label in (("elements", "(object elements)"),
                         ("properties", "(object properties)")):
-        stores = distinct(targets[(edge_type == INTERNAL) & (edge_name == strings.add(edge))])
-        index = strings.add(label)
-        for node in live_rank[stores].tolist():
-            if kinds[node] == "array":
-                names[node] = index
+        stores = live_rank[distinct(targets[(edge_type == INTERNAL)
+                                            & (edge_name == strings.add(edge))])]
+        names[stores[node_type[stores] == array_type]] = strings.add(label)
 
 
-def _ids(addresses: np.ndarray, page_size: int) -> np.ndarray:
+class _Ids:
     """Odd ids below 2**32: the object's word on its page under a 16-bit page number
     drawn from the page's address; see the module's docstring."""
-    offset_bits = max(page_size.bit_length() - 1 - 3, 1)
-    if offset_bits + PAGE_BITS > 31:
-        offset_bits = 31 - PAGE_BITS
-    pages = addresses >> np.uint64(offset_bits + 3)
-    words = (addresses >> np.uint64(3)) & np.uint64((1 << offset_bits) - 1)
-    distinct_pages, inverse = distinct_inverse(pages)
-    buckets = 1 << PAGE_BITS
-    wanted = ((distinct_pages * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - PAGE_BITS))
-    taken = np.zeros(buckets, bool)
-    taken[0] = True  # the synthetic nodes' ids
-    number = np.zeros(len(distinct_pages), np.int64)
-    for i, want in enumerate(wanted.tolist()):
-        while taken[want]:
-            want = (want + 1) % buckets
-        taken[want] = True
-        number[i] = want
-        if i + 1 >= buckets - 1:
-            number[i + 1:] = 0  # more pages than numbers: ids may repeat past here
-            break
-    return ((number[inverse] << offset_bits) | words.astype(np.int64)) * 2 + 1
+
+    def __init__(self, addresses: np.ndarray, page_size: int) -> None:
+        offset_bits = max(page_size.bit_length() - 1 - 3, 1)
+        self.offset_bits = min(offset_bits, 31 - PAGE_BITS)
+        self.pages = distinct(addresses >> np.uint64(self.offset_bits + 3))
+        buckets = 1 << PAGE_BITS
+        wanted = (self.pages * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - PAGE_BITS)
+        taken = np.zeros(buckets, bool)
+        taken[0] = True  # the synthetic nodes' ids
+        self.numbers = np.zeros(len(self.pages), np.int64)
+        for i, want in enumerate(wanted.tolist()):
+            while taken[want]:
+                want = (want + 1) % buckets
+            taken[want] = True
+            self.numbers[i] = want
+            if i + 1 >= buckets - 1:
+                self.numbers[i + 1:] = 0  # more pages than numbers: ids may repeat past here
+                break
+
+    def of(self, addresses: np.ndarray) -> np.ndarray:
+        """The ids of objects at `addresses` (among those the ids were made for)."""
+        pages = np.searchsorted(self.pages, addresses >> np.uint64(self.offset_bits + 3))
+        words = (addresses >> np.uint64(3)) & np.uint64((1 << self.offset_bits) - 1)
+        return ((self.numbers[pages] << self.offset_bits) | words.astype(np.int64)) * 2 + 1
 
 
 # --- edges -------------------------------------------------------------------------
-def _drawn(L, targets: np.ndarray, slots: np.ndarray, left_out: np.ndarray) -> np.ndarray:
-    """Per edge: whether V8's snapshot draws it. Not a store's own map and length (the
-    object holds what the store holds, not the store's header), and not an edge to an
-    object V8 leaves out (`left_out`, per object: _non_essential)."""
-    holder = slots >> np.uint32(rules.SLOT_SHIFT)
-    offset = (slots & np.uint32(rules.SLOT_OFFSET_MASK)).astype(np.int64)
-    header = ((holder == rules.SLOT_ELEMENTS) | (holder == rules.SLOT_PROPERTIES)) \
-        & (offset < L.fixed_array_header)
-    return ~header & ~left_out[targets]
-
-
 def _non_essential(dump, scan, graph) -> np.ndarray:
     """Per object: whether V8's snapshot draws no edge to it (V8HeapExplorer::
     IsEssentialObject): oddballs and the hole, the canonical empty arrays, and the maps
@@ -346,8 +514,20 @@ def _prototype_edges(dump, scan, graph, live: np.ndarray, left_out: np.ndarray
 
 def _edge_names(dump, scan, graph, sources: np.ndarray, targets: np.ndarray,
                 slots: np.ndarray, strings: _Strings) -> tuple[np.ndarray, np.ndarray]:
-    """(type, name_or_index) per edge: a string index for named edges, a number for
-    elements and hidden edges."""
+    """(type int8, name_or_index int32) per edge: a string (or placeholder, _Strings) for
+    named edges, a number for elements and hidden edges; named EDGE_CHUNK at a time, the
+    names in the slots' place (`slots` is spent)."""
+    edge_type = np.empty(len(sources), np.int8)
+    edge_name = slots.view(np.int32)
+    for start in range(0, len(sources), EDGE_CHUNK):
+        part = slice(start, start + EDGE_CHUNK)
+        edge_type[part], edge_name[part] = _name_edges(dump, scan, graph, sources[part],
+                                                       targets[part], slots[part], strings)
+    return edge_type, edge_name
+
+
+def _name_edges(dump, scan, graph, sources: np.ndarray, targets: np.ndarray,
+                slots: np.ndarray, strings: _Strings) -> tuple[np.ndarray, np.ndarray]:
     L, heap, namer = dump.layout, dump.heap, dump.namer
     tagged = L.tagged_size
     kind = (slots >> np.uint32(rules.SLOT_SHIFT)).astype(np.int64)
@@ -369,10 +549,8 @@ def _edge_names(dump, scan, graph, sources: np.ndarray, targets: np.ndarray,
     # Plain arrays (a hash table, a list): internal edges named by index, as V8's
     # ExtractFixedArrayReferences draws them.
     arrays = own & fixed_array & (offset >= L.fixed_array_header)
-    index = (offset[arrays] - L.fixed_array_header) // tagged
     edge_type[arrays] = INTERNAL
-    name[arrays] = strings.add_all([str(i) for i in range(int(index.max(initial=-1)) + 1)]
-                                   )[index] if len(index) else name[arrays]
+    name[arrays] = strings.numbers((offset[arrays] - L.fixed_array_header) // tagged)
     # In-object properties, named by their keys.
     fields = receiver & (offset >= L.js_elements + tagged)
     _properties(heap, namer, strings, edge_type, name, fields, maps,
@@ -384,7 +562,7 @@ def _edge_names(dump, scan, graph, sources: np.ndarray, targets: np.ndarray,
     _stored_properties(dump, strings, edge_type, name, kind == rules.SLOT_PROPERTIES,
                        addresses, maps, types, offset, targets, graph)
     ephemeron = kind == rules.SLOT_EPHEMERON
-    internal(ephemeron, "part of key -> value pair in WeakMap")
+    internal(ephemeron, EPHEMERON)
     _contexts(heap, L, strings, edge_type, name, own & per_distinct(types, L.is_context),
               addresses, offset)
     functions = own & (types >= L.js_function_type) & (types <= L.last_js_function_type)
@@ -408,6 +586,31 @@ def _edge_names(dump, scan, graph, sources: np.ndarray, targets: np.ndarray,
     internal(receiver & (offset == L.js_elements), "elements")
     internal(own & (offset == 0), "map")
     return edge_type, name
+
+
+def _through_cells(dump, graph, globals_: np.ndarray, left_out: np.ndarray,
+                   sources: np.ndarray, targets: np.ndarray, edge_type: np.ndarray) -> None:
+    """A global object's properties point at the values in its PropertyCells, not at
+    the cells, as V8's snapshot draws them (the cells stay held by the object's property
+    dictionary): so the global retains what they hold. Edges whose value V8 draws no edge
+    to (a Smi, undefined) are left out."""
+    L = dump.layout
+    at = [np.arange(*np.searchsorted(sources, np.array([g, g + 1], sources.dtype)))
+          for g in globals_.tolist()]
+    edges = np.concatenate(at) if at else np.zeros(0, np.int64)
+    edges = edges[edge_type[edges] == PROPERTY]
+    cells = graph.addresses[targets[edges]]
+    cells_ok = dump.heap.instance_types(cells) == L.property_cell_type
+    edges, cells = edges[cells_ok], cells[cells_ok]
+    values, found = dump.heap.memory.u64_many(cells + np.uint64(L.property_cell_value))
+    values = np.where(found & ((values & np.uint64(3)) == 1), values - np.uint64(1), 0)
+    n = len(graph.addresses)
+    index = np.minimum(np.searchsorted(graph.addresses, values), max(n - 1, 0))
+    drawn = (values != 0) & (graph.addresses[index] == values) if n else \
+        np.zeros(0, bool)
+    drawn &= (graph.marks[index] == 1) & ~left_out[index]
+    targets[edges[drawn]] = index[drawn]
+    edge_type[edges[~drawn]] = LEFT_OUT
 
 
 def _map_fields(heap, maps: np.ndarray, offset: int, bits: int = 8) -> np.ndarray:

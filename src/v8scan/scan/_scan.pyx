@@ -11,6 +11,7 @@ several threads at once.
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport memcpy
+from cython.view cimport array as cvarray
 from posix.mman cimport (MAP_ANONYMOUS, MAP_FAILED, MAP_NORESERVE, MAP_PRIVATE, PROT_READ,
                          PROT_WRITE, mmap, munmap)
 
@@ -141,45 +142,68 @@ cdef int found_add(Found* f, uint64_t address) except -1 nogil:
 
 
 # --- a growable list of (int32, int32) pairs: the object graph's edges ----------------
+cdef Py_ssize_t PAIRS_DOUBLING = 1 << 23  # entries a Pairs doubles up to (32 MiB a column)
+
+
 cdef struct Pairs:
-    int32_t* items   # first, second[, third], first, second[, third], ...
+    int32_t* columns[3]  # first, second[, third]: a column each, each handed over as is
     Py_ssize_t n
     Py_ssize_t cap
-    Py_ssize_t width  # 2, or 3 with a third column
+    Py_ssize_t width     # 2, or 3 with a third column
 
 
 cdef int pairs_add(Pairs* p, int32_t first, int32_t second, uint32_t third=0) except -1 nogil:
     cdef int32_t* grown
-    cdef int32_t* row
+    cdef Py_ssize_t c
     if p.n == p.cap:
-        p.cap = 2 * p.cap if p.cap else 1 << 16
-        grown = <int32_t*>realloc(p.items, p.width * p.cap * sizeof(int32_t))
-        if grown == NULL:
-            with gil:
-                raise MemoryError()
-        p.items = grown
-    row = p.items + p.width * p.n
-    row[0] = first
-    row[1] = second
+        # Doubling while small; then steps of an eighth, which keep the slack past the
+        # end small: a large block grows without its bytes being copied (remapped).
+        p.cap = (2 * p.cap if p.cap < PAIRS_DOUBLING else p.cap + p.cap // 8) if p.cap \
+            else 1 << 16
+        for c in range(p.width):
+            grown = <int32_t*>realloc(p.columns[c], p.cap * sizeof(int32_t))
+            if grown == NULL:
+                with gil:
+                    raise MemoryError()
+            p.columns[c] = grown
+    p.columns[0][p.n] = first
+    p.columns[1][p.n] = second
     if p.width == 3:
-        row[2] = <int32_t>third
+        p.columns[2][p.n] = <int32_t>third
     p.n += 1
     return 0
 
 
 cdef object pairs_arrays(Pairs* p):
-    """(firsts, seconds) as int32 arrays, and with three columns the third as uint32;
-    frees the buffer."""
-    out = np.empty((p.n, p.width), dtype=np.int32)
-    cdef int32_t[:, ::1] view = out
-    if p.n:
-        memcpy(&view[0, 0], p.items, p.width * p.n * sizeof(int32_t))
-    free(p.items)
-    p.items = NULL
-    p.n = p.cap = 0
+    """(firsts, seconds) as int32 arrays, and with three columns the third as uint32: the
+    buffers themselves, cut to size and owned by the arrays (no copy); the Pairs is
+    emptied. A column nobody wrote to is freed."""
+    cdef cvarray column
+    cdef int32_t* shrunk
+    cdef Py_ssize_t c
+    out = []
+    try:
+        for c in range(p.width):
+            if p.n == 0:
+                out.append(np.zeros(0, np.int32))
+                continue
+            shrunk = <int32_t*>realloc(p.columns[c], p.n * sizeof(int32_t))
+            if shrunk != NULL:
+                p.columns[c] = shrunk
+            column = cvarray(shape=(p.n,), itemsize=sizeof(int32_t), format="i",
+                             allocate_buffer=False)
+            column.data = <char*>p.columns[c]
+            column.callback_free_data = free
+            p.columns[c] = NULL
+            out.append(np.asarray(column))
+    finally:
+        for c in range(3):
+            free(p.columns[c])
+            p.columns[c] = NULL
+        p.n = p.cap = 0
     if p.width == 3:
-        return out[:, 0].copy(), out[:, 1].copy(), out[:, 2].view(np.uint32).copy()
-    return out[:, 0].copy(), out[:, 1].copy()
+        out[2] = out[2].view(np.uint32)
+    return tuple(out)
 
 
 cdef object found_array(Found* f):
@@ -879,6 +903,8 @@ cdef class Marker:
     cdef const int64_t* trace_end
     cdef const uint8_t* map_flags
     cdef int64_t ephemeron_start
+    cdef const uint8_t* skipped   # during edges(): targets left out, or NULL
+    cdef int64_t store_header     # during edges(): a store's bytes left out
     cdef Py_ssize_t n
     cdef int32_t last_group
 
@@ -1103,7 +1129,7 @@ cdef class Marker:
             self.marks_array[:] = marks
 
     def edges(self, int64_t elements_offset=-1, int64_t properties_offset=-1,
-              bint with_slots=False):
+              bint with_slots=False, const uint8_t[::1] skip=None, int64_t store_header=0):
         """(sources, targets), int32: every strong reference between marked objects, as the
         marking follows them: each traced tagged word of a marked object to the marked
         object it points at, and in a WeakMap's table (MAP_EPHEMERON) from each entry's key
@@ -1112,8 +1138,10 @@ cdef class Marker:
         MAP_JS_RECEIVER map also refers to all that the stores at `elements_offset` and
         `properties_offset` in it refer to (V8's snapshot draws a JS object's elements and
         properties as its own references). With `with_slots`, a third array (uint32) says
-        where each reference was read: SLOT_* << SLOT_SHIFT | the word's offset."""
-        cdef Pairs found = Pairs(NULL, 0, 0, 3 if with_slots else 2)
+        where each reference was read: SLOT_* << SLOT_SHIFT | the word's offset. Left out:
+        references to the objects `skip` flags (one byte per object), and a store's first
+        `store_header` bytes (its map and length: no reference of the JS object)."""
+        cdef Pairs found = Pairs([NULL, NULL, NULL], 0, 0, 3 if with_slots else 2)
         cdef Graph* g = &self.index.graph
         cdef Py_ssize_t i
         cdef int64_t m, pos, extent, off, store, side
@@ -1122,9 +1150,13 @@ cdef class Marker:
         if self.n == 0:
             empty = np.zeros(0, np.int32)
             return (empty, empty, np.zeros(0, np.uint32)) if with_slots else (empty, empty)
-        for off in (elements_offset, properties_offset):
+        for off in (elements_offset, properties_offset, store_header):
             if not -1 <= off < MAX_FIELD_OFFSET:
                 raise ValueError("a store's offset is implausible")
+        if skip is not None and skip.shape[0] != self.n:
+            raise ValueError("one skip flag per object")
+        self.skipped = &skip[0] if skip is not None else NULL
+        self.store_header = max(store_header, 0)
         sides[0], sides[1] = elements_offset, properties_offset
         try:
             with nogil:
@@ -1148,6 +1180,7 @@ cdef class Marker:
                                            SLOT_ELEMENTS if side == 0 else SLOT_PROPERTIES,
                                            &found)
         finally:
+            self.skipped = NULL
             arrays = pairs_arrays(&found)
         return arrays
 
@@ -1164,11 +1197,11 @@ cdef class Marker:
         limit = min(extent, self.trace_end[m])
         if self.map_flags[m] & MAP_EPHEMERON:
             limit = min(limit, self.ephemeron_start)
-        off = 0
+        off = 0 if holder == SLOT_OWN else self.store_header
         while off + 8 <= limit:
             word = load64(g.base + pos + off)
             j = object_index(g, word - 1) if word & 7 == 1 else -1
-            if j >= 0 and self.k.marks[j]:
+            if j >= 0 and self.k.marks[j] and (self.skipped == NULL or not self.skipped[j]):
                 pairs_add(found, source, <int32_t>j,
                           holder << SLOT_SHIFT | <uint32_t>min(off, mask))
             off += 8
@@ -1181,7 +1214,7 @@ cdef class Marker:
             word = load64(g.base + pos + off + 8)
             j = object_index(g, word - 1) if word & 7 == 1 else -1
             off += 16
-            if j < 0 or not self.k.marks[j]:
+            if j < 0 or not self.k.marks[j] or (self.skipped != NULL and self.skipped[j]):
                 continue
             if key < 0:
                 pairs_add(found, source, <int32_t>j,

@@ -399,14 +399,18 @@ class Marker:
         self.marks[:] = marks
 
     def edges(self, elements_offset: int = -1, properties_offset: int = -1,
-              with_slots: bool = False) -> tuple[np.ndarray, ...]:
+              with_slots: bool = False, skip: Optional[np.ndarray] = None,
+              store_header: int = 0) -> tuple[np.ndarray, ...]:
         """(sources, targets): every strong reference between marked objects; an entry of a
         WeakMap's table refers to its value from its key (from the table if the key is no
         object here); an object of a MAP_JS_RECEIVER map also refers to all that its stores
-        at the two offsets refer to. With `with_slots`, where each was read (SLOT_*)."""
-        for offset in (elements_offset, properties_offset):
+        at the two offsets refer to. With `with_slots`, where each was read (SLOT_*). Left
+        out: references to objects `skip` flags, a store's first `store_header` bytes."""
+        for offset in (elements_offset, properties_offset, store_header):
             if not -1 <= offset < MAX_FIELD_OFFSET:
                 raise ValueError("a store's offset is implausible")
+        if skip is not None and len(skip) != len(self.marks):
+            raise ValueError("one skip flag per object")
         found: list[tuple[int, int, int]] = []
         for i in np.flatnonzero(self.marks).tolist():
             self._edges_of(i, i, SLOT_OWN, found)
@@ -422,6 +426,11 @@ class Marker:
                 if store >= 0 and store != i and self.marks[store]:
                     self._edges_of(store, i, holder, found)
         rows = np.array(found, dtype=np.int64).reshape(-1, 3)
+        kind, offset = rows[:, 2] >> SLOT_SHIFT, rows[:, 2] & SLOT_OFFSET_MASK
+        drawn = (kind == SLOT_OWN) | (kind == SLOT_EPHEMERON) | (offset >= store_header)
+        if skip is not None:
+            drawn &= skip[rows[:, 1]] == 0
+        rows = rows[drawn]
         pairs = rows[:, 0].astype(np.int32), rows[:, 1].astype(np.int32)
         return (*pairs, rows[:, 2].astype(np.uint32)) if with_slots else pairs
 

@@ -197,10 +197,11 @@ class Heap:
         values = (words >> shift).astype(np.uint32).view(np.int32).astype(np.int64)
         return np.where(is_smi, values, 0), is_smi
 
-    def strings(self, objects: np.ndarray) -> list[Optional[str]]:
+    def strings(self, objects: np.ndarray, cache: bool = True) -> list[Optional[str]]:
         """`string` of each object at `objects` (0: None). Sequential strings, and thin
         ones pointing at them (internalized names mostly are), are read with their type
-        and length in bulk; others one by one."""
+        and length in bulk; others one by one. `cache=False` keeps none of them (an
+        export reads every string of the heap once)."""
         L = self.layout
         objects = np.asarray(objects, np.uint64)
         types = self.instance_types(objects)
@@ -223,10 +224,14 @@ class Heap:
                     L.string_representation(t) == L.seq_string_tag:
                 one_byte = L.is_one_byte_string(t)
                 chars = real + (L.seq_one_byte_chars if one_byte else L.seq_two_byte_chars)
-                self._string_cache[obj] = self._chars(chars, min(length, MAX_STRING), one_byte)
-                texts.append(self._string_cache[obj])
-            else:
+                text = self._chars(chars, min(length, MAX_STRING), one_byte)
+                if cache:
+                    self._string_cache[obj] = text
+                texts.append(text)
+            elif cache:
                 texts.append(self.string(obj))
+            else:
+                texts.append(self._read_string(obj, MAX_CHAIN, MAX_STRING, [MAX_STRING_PARTS]))
         return texts
 
     def scope_info_start(self, scope_info: int) -> Optional[int]:
