@@ -27,6 +27,7 @@ class Snapshot:
         self.edge_kinds: list[str] = meta["edge_types"][edge_fields.index("type")]
         self._edge_type = edge_fields.index("type")
         self._edge_name = edge_fields.index("name_or_index")
+        self._edge_to = edge_fields.index("to_node")
 
     def census(self) -> dict[tuple[str, str], tuple[int, int]]:
         """{(kind, name): (count, self_size)} over every node."""
@@ -36,6 +37,14 @@ class Snapshot:
             entry[0] += 1
             entry[1] += s
         return {key: (c, size) for key, (c, size) in counts.items()}
+
+    def root_groups(self) -> dict[str, int]:
+        """{name: number of edges} of the children of "(GC roots)" (node 1, as V8 writes
+        it): the groups of roots."""
+        first_edge = np.concatenate(([0], np.cumsum(self.nodes[:, self._edge_count])))
+        to_node = self.edges[first_edge[1]:first_edge[2], self._edge_to] // self.nodes.shape[1]
+        return {self.strings[self.nodes[g, self._name]]: int(self.nodes[g, self._edge_count])
+                for g in to_node.tolist()}
 
     def shape_census(self, name: str) -> collections.Counter:
         """How many `object` nodes called `name` have each set of own property names

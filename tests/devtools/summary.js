@@ -117,8 +117,10 @@ const SUMMARY = `(async () => {
     fs.closeSync(fd);
     process.stdout.write(JSON.stringify(await devtools.evaluate(SUMMARY)));
   } finally {
-    child.kill();
-    fs.rmSync(profile, {recursive: true, force: true});
+    // Chromium's profile goes once Chromium has gone (it writes there while exiting).
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    if (child.kill() || child.exitCode === null) await exited;
+    fs.rmSync(profile, {recursive: true, force: true, maxRetries: 10, retryDelay: 100});
   }
 })().catch((error) => {
   console.error(error.stack || String(error));

@@ -67,8 +67,9 @@ def dominator_tree(memory: AddressSpace, layout: Layout, plan: ScanPlan, graph: 
     marks = graph.marks
     sources, targets = strong_edges(memory, layout, plan, graph)
     sweeper.advance(int(plan.areas[:, 2].sum()) * WEIGHT // 2)
-    # V8's snapshot also takes its (weak) string table as a root: "(Internalized strings)".
-    rooted = distinct(np.concatenate([rooted_objects(graph)[0], internalized_strings(
+    # V8's snapshot also takes its (weak) string tables as roots: "(Internalized strings)"
+    # and "(External strings)".
+    rooted = distinct(np.concatenate([rooted_objects(graph)[0], *string_table_roots(
         layout, plan, graph, marks)])).astype(np.int32)
     sources = np.concatenate([sources, np.full(len(rooted), n, np.int32)])
     targets = np.concatenate([targets, rooted])
@@ -117,13 +118,20 @@ def rooted_objects(graph: ObjectGraph) -> tuple[np.ndarray, np.ndarray]:
     return (pairs & 0xFFFFFFFF).astype(np.int64), (pairs >> 32).astype(np.int32)
 
 
-def internalized_strings(layout: Layout, plan: ScanPlan, graph: ObjectGraph,
-                         marks: np.ndarray) -> np.ndarray:
-    """The indexes of the marked internalized strings (property names, literals): V8's
-    heap snapshot holds them all from a GC root, "(Internalized strings)" (its string
-    table, which the garbage collector treats as weak), and DevTools and memlab compute
-    retained sizes from that."""
-    internalized = np.array([t for t, name in layout.type_names.items()
-                             if "INTERNALIZED_STRING" in name], dtype=np.int64)
+STRING_TABLES = ("(Internalized strings)", "(External strings)")
+
+
+def string_table_roots(layout: Layout, plan: ScanPlan, graph: ObjectGraph,
+                       marks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The indexes of the marked internalized strings (property names, literals) and of
+    the marked external strings (characters outside the heap: Node's built-in modules'
+    sources): V8's heap snapshot holds each kind from a GC root, STRING_TABLES (its
+    string table and external string table, which the garbage collector treats as weak),
+    and DevTools and memlab compute retained sizes from that."""
+    internalized = [t for t, name in layout.type_names.items() if "INTERNALIZED_STRING" in name]
+    external = [t for t in plan.instance_types.tolist() if 0 <= t < layout.first_nonstring_type
+                and layout.string_representation(t) == layout.external_string_tag]
     types = plan.instance_types[(graph.info >> np.uint64(32)).astype(np.int64)]
-    return np.flatnonzero((marks == 1) & np.isin(types, internalized))
+    marked = marks == 1
+    return (np.flatnonzero(marked & np.isin(types, np.array(internalized, np.int64))),
+            np.flatnonzero(marked & np.isin(types, np.array(external, np.int64))))

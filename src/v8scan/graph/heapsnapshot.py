@@ -6,12 +6,15 @@ edge fields, `nodes` and `edges` are flat arrays of integers (a node's edges fol
 of the node before it; an edge points at its target's offset in `nodes`), `strings` holds
 every name once. Nodes are the live objects (graph/marking.py) under a synthetic root, as
 V8 draws them: the root holds "(GC roots)", which holds one synthetic node per group of
-roots, which hold the objects. Edges are the strong references the dominator tree uses
-(dominators.strong_edges), named as V8HeapExplorer names them where the layout says what
-a slot is: "map", "properties", "elements", a property's key, an element's index, a
-context variable, "shared" and "context" of a closure; otherwise a hidden edge numbered
-by the slot. Node names are the census's (constructor names, function names), strings'
-their first 1,024 characters, as V8 cuts them.
+roots, which hold the objects; the root also holds each global object (from V8 14: each
+native context), DevTools' "user roots". Edges are the strong references the dominator
+tree uses (dominators.strong_edges), named as V8HeapExplorer names them where the layout
+says what a slot is: "map", "properties", "elements", a property's key, an element's
+index, a context variable, "shared" and "context" of a closure; otherwise a hidden edge
+numbered by the slot. A global object's properties point at the values its property
+cells hold.
+Node names are the census's (constructor names, function names), strings' their first
+1,024 characters, as V8 cuts them.
 
 Ids are odd and below 2**32 (DevTools keeps them in 32-bit arrays): an object's offset on
 its page, and a 16-bit number per page drawn from the page's address (pages whose numbers
@@ -34,8 +37,8 @@ import numpy as np
 from ..arrays import distinct, distinct_inverse, per_distinct
 from ..errors import V8ScanError
 from ..scan import scanrules as rules
-from ..v8.facts import snapshot_meta
-from .dominators import internalized_strings, rooted_objects, strong_edges
+from ..v8.facts import SNAPSHOT_EXTERNAL_STRING_PAYLOAD_SINCE, snapshot_meta, snapshot_user_roots
+from .dominators import STRING_TABLES, rooted_objects, string_table_roots, strong_edges
 from .marking import EXTENT_MASK
 
 Progress = Callable[[int, int], None]
@@ -43,7 +46,6 @@ STRING_LIMIT = 1024        # characters of a string's name (V8's --heap-snapshot
 PAGE_BITS = 16             # bits of an id that number the page
 CHUNK = 1 << 16            # nodes or edges formatted at once
 EDGE_CHUNK = 1 << 19       # edges named at once (bounds the naming's temporary arrays)
-INTERNALIZED = "(Internalized strings)"
 EPHEMERON = "part of key -> value pair in WeakMap"
 # Edge types, as snapshot.meta lists them.
 CONTEXT, ELEMENT, PROPERTY, INTERNAL, HIDDEN, SHORTCUT, WEAK = range(7)
@@ -186,15 +188,16 @@ def write_heap_snapshot(dump, out: BinaryIO, progress: Optional[Progress] = None
     layout, plan = dump.layout, scan.plan
     marked = graph.marks == 1
     strings = _Strings()
-    meta = snapshot_meta(tuple(dump.binary.v8_version[:2]) if dump.binary.v8_version
-                         else (99, 0))
+    version = tuple(dump.binary.v8_version[:2]) if dump.binary.v8_version else (99, 0)
+    meta = snapshot_meta(version)
     type_index = {name: i for i, name in enumerate(meta["node_types"][0])}
     # Synthetic nodes first: the root, "(GC roots)", then one per group of roots.
     rooted, group_of = rooted_objects(graph)
-    inner = internalized_strings(layout, plan, graph, graph.marks)
-    group_names = list(graph.roots.groups) + [INTERNALIZED]
-    rooted = np.concatenate([rooted, inner])
-    group_of = np.concatenate([group_of, np.full(len(inner), len(group_names) - 1, np.int32)])
+    tables = string_table_roots(layout, plan, graph, graph.marks)
+    group_names = list(graph.roots.groups) + list(STRING_TABLES)
+    rooted = np.concatenate([rooted, *tables])
+    group_of = np.concatenate([group_of] + [
+        np.full(len(held), len(graph.roots.groups) + i, np.int32) for i, held in enumerate(tables)])
     used_groups = distinct(group_of).tolist()
     synthetic = 2 + len(used_groups)
     node_of = np.full(len(graph.addresses), -1, np.int32)  # object index -> node index
@@ -206,8 +209,13 @@ def write_heap_snapshot(dump, out: BinaryIO, progress: Optional[Progress] = None
     ids = _Ids(graph.addresses[live], layout.page_alignment)
     left_out = _non_essential(dump, scan, graph)
     holders, prototypes = _prototype_edges(dump, scan, graph, live, left_out)
-    globals_ = live[scan.instance_types[(graph.info[live] >> np.uint64(32)).astype(np.int64)]
-                    == layout.js_global_object_type]
+    live_types = scan.instance_types[(graph.info[live] >> np.uint64(32)).astype(np.int64)]
+    globals_ = live[live_types == layout.js_global_object_type]
+    user_roots = globals_ if snapshot_user_roots(version) == "global object" else \
+        live[live_types == layout.native_context_type]
+    payloads = _external_payloads(dump, graph, live, live_types) \
+        if version >= SNAPSHOT_EXTERNAL_STRING_PAYLOAD_SINCE else (live[:0], live[:0])
+    del live_types
     del live
     sources, targets, slots = strong_edges(dump.core.memory, layout, plan, graph,
                                            with_slots=True, skip=left_out,
@@ -224,7 +232,7 @@ def write_heap_snapshot(dump, out: BinaryIO, progress: Optional[Progress] = None
     synthetic_names = [strings.add(""), strings.add("(GC roots)")] + [
         strings.add(group_names[g]) for g in used_groups]
     synthetic_edges, synthetic_counts = _synthetic_edges(rooted, group_of, used_groups,
-                                                         node_of[globals_], node_of, strings)
+                                                         node_of[user_roots], node_of, strings)
 
     strings.finish()
     fields = meta["node_fields"]
@@ -247,9 +255,13 @@ def write_heap_snapshot(dump, out: BinaryIO, progress: Optional[Progress] = None
     for objects, rows in _by_object(marked, edges, extra):
         nodes = node_of[objects] - synthetic
         counts = np.bincount(rows[0] - objects[0], minlength=objects[-1] - objects[0] + 1)
+        sizes = (graph.info[objects] & EXTENT_MASK).astype(np.int64)
+        strings_here = np.searchsorted(objects, payloads[0])
+        inside = strings_here < len(objects)
+        inside[inside] &= objects[strings_here[inside]] == payloads[0][inside]
+        sizes[strings_here[inside]] += payloads[1][inside]
         written.rows(node_rows(node_type[nodes], node_name[nodes],
-                               ids.of(graph.addresses[objects]),
-                               graph.info[objects] & EXTENT_MASK,
+                               ids.of(graph.addresses[objects]), sizes,
                                counts[objects - objects[0]]))
     del node_type, node_name
     written.array('],\n"edges":[')
@@ -282,25 +294,25 @@ def _in_source_order(sources, targets, edge_type, edge_name, holders, prototypes
     return (sources, targets, edge_type, edge_name), [column[order] for column in extra]
 
 
-def _synthetic_edges(rooted, group_of, used_groups: list[int], global_nodes: np.ndarray,
+def _synthetic_edges(rooted, group_of, used_groups: list[int], user_roots: np.ndarray,
                      node_of: np.ndarray, strings: _Strings
                      ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
     """(columns (type, name, node) of the synthetic nodes' edges, their counts per
-    synthetic node): the root holds (GC roots) and, as V8's root does, each global object
-    (a shortcut: DevTools' user roots); (GC roots) holds each group; each group its
-    objects (`rooted`, in `group_of`)."""
+    synthetic node): the root holds (GC roots) and, as V8's root does, the `user_roots`
+    nodes (shortcuts: each global object, or each native context; DevTools' user roots);
+    (GC roots) holds each group; each group its objects (`rooted`, in `group_of`)."""
     order = np.lexsort((rooted, group_of))
     rooted, group_of = rooted[order], group_of[order]
     group_rank = {g: i for i, g in enumerate(used_groups)}
     group_nodes = np.array([2 + group_rank[g] for g in group_of.tolist()], np.int64)
     first_in_group = np.searchsorted(group_of, group_of)
     fixed = np.array([(ELEMENT, 1, 1)] + [
-        (SHORTCUT, strings.add(str(i + 2)), node) for i, node in enumerate(global_nodes.tolist())
+        (SHORTCUT, strings.add(str(i + 2)), node) for i, node in enumerate(user_roots.tolist())
     ] + [(ELEMENT, i + 1, 2 + i) for i in range(len(used_groups))], np.int64).reshape(-1, 3)
     columns = (np.concatenate([fixed[:, 0], np.full(len(rooted), ELEMENT)]),
                np.concatenate([fixed[:, 1], np.arange(len(rooted)) - first_in_group + 1]),
                np.concatenate([fixed[:, 2], node_of[rooted]]))
-    counts = np.concatenate([[1 + len(global_nodes), len(used_groups)], np.bincount(
+    counts = np.concatenate([[1 + len(user_roots), len(used_groups)], np.bincount(
         group_nodes - 2, minlength=len(used_groups))]).astype(np.int64)
     return columns, counts
 
@@ -586,6 +598,23 @@ def _name_edges(dump, scan, graph, sources: np.ndarray, targets: np.ndarray,
     internal(receiver & (offset == L.js_elements), "elements")
     internal(own & (offset == 0), "map")
     return edge_type, name
+
+
+def _external_payloads(dump, graph, live: np.ndarray, live_types: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(object indexes, bytes): the characters each live external string keeps outside
+    the heap, which V8's snapshot adds to its self size (from V8 13)."""
+    L = dump.layout
+    external = (live_types < L.first_nonstring_type) & (
+        (live_types & L.string_representation_mask) == L.external_string_tag)
+    objects, types = live[external], live_types[external]
+    words, found = dump.heap.memory.u64_many(graph.addresses[objects]
+                                             + np.uint64(L.string_length))
+    lengths = (words & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.int32)
+    one_byte = np.array([L.is_one_byte_string(int(t)) for t in types.tolist()], bool)
+    payload = np.where(found & (lengths > 0), lengths.astype(np.int64), 0) \
+        * np.where(one_byte, 1, 2)
+    return objects, payload
 
 
 def _through_cells(dump, graph, globals_: np.ndarray, left_out: np.ndarray,

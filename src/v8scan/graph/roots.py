@@ -6,6 +6,11 @@ found by what they look like, the way the rest of v8scan finds heap objects:
 - the Isolate: the malloc'ed block that holds the Heap every heap page names (its roots
   table, builtins table, the running context, pending exception and the other fields V8
   visits), taken whole;
+- the startup and shareable object caches: vectors of the Isolate (begin, end, capacity)
+  of tagged words that end with an Oddball (undefined: V8's end mark of both caches, as
+  SerializerDeserializer::IterateStartupObjectCache reads it), in the order the Isolate
+  declares them; Node's built-in modules come from its startup snapshot, and the cache
+  holds their functions' code and scopes;
 - handle scopes: the handles in use in the isolate's handle blocks;
 - global handles: V8 allocates them in blocks of 256 nodes of 32 bytes, each node holding
   its own index (0 to 255) at byte 10 and its state in the low bits of byte 11; a node in
@@ -22,7 +27,7 @@ object's start. Knows where roots are kept, not what the objects are.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -44,6 +49,10 @@ NODE_INDEX, NODE_FLAGS = 10, 11
 NODE_STATE_MASK, NODE_NORMAL = 7, 1
 NODE_SPACE_WITHIN = 4        # GlobalHandles' regular_nodes_ is among its first words
 ISOLATE = "(Isolate)"
+OBJECT_CACHES = ("(Startup object cache)", "(Shareable object cache)")
+MIN_CACHE_ENTRIES = 16          # a cache shorter than this is not told from chance
+MAX_CACHE_BYTES = 1 << 28       # 32M entries: far beyond any snapshot's cache; also the
+#                                 bytes all candidates together may cost to look at
 
 
 @dataclass
@@ -72,12 +81,15 @@ class Roots:
 
 
 def find_roots(memory: AddressSpace, pages: list[HeapPage], threads: list[Thread],
-               isolate: IsolateMemory, page_size: int, warnings: Warnings) -> Roots:
-    """The roots of the heap on `pages` (see the module's docstring)."""
+               isolate: IsolateMemory, page_size: int, warnings: Warnings,
+               is_oddball: Callable[[int], bool] = lambda address: False) -> Roots:
+    """The roots of the heap on `pages` (see the module's docstring); `is_oddball` tells
+    whether the object at an address is an Oddball (the object caches' end mark)."""
     parts: list[tuple[str, np.ndarray]] = []
     blocks = None
     if isolate.block is not None:
         parts.append((ISOLATE, isolate.words))
+        parts += zip(OBJECT_CACHES, object_caches(memory, isolate.words, is_oddball))
         blocks = global_handle_blocks(memory, isolate.block[0], isolate.words)
     if blocks is None:
         warnings.add("V8's global handles were not found through its Isolate: all writable "
@@ -95,6 +107,31 @@ def find_roots(memory: AddressSpace, pages: list[HeapPage], threads: list[Thread
         warnings.add("the core has no thread notes: objects held only by a running "
                      "function are not seen as reachable")
     return Roots.of(parts)
+
+
+def object_caches(memory: AddressSpace, words: np.ndarray,
+                  is_oddball: Callable[[int], bool]) -> list[np.ndarray]:
+    """The entries of the vectors among the Isolate's `words` that look like V8's object
+    caches (see the module's docstring), in the Isolate's order."""
+    found: list[np.ndarray] = []
+    budget = MAX_CACHE_BYTES  # a crafted Isolate of many large "vectors" costs no more
+    for i in range(len(words) - 2):
+        begin, end, capacity = (int(w) for w in words[i:i + 3])
+        if not (0 < begin < end <= capacity and not (begin | end | capacity) & 7 and
+                end - begin >= 8 * MIN_CACHE_ENTRIES and capacity - begin <= MAX_CACHE_BYTES):
+            continue
+        last = memory.u64(end - 8)  # the end mark first: most candidates fail there
+        if last is None or last & 3 != 1 or not is_oddball(last - 1):
+            continue
+        budget -= end - begin
+        if budget < 0 or len(found) == len(OBJECT_CACHES):
+            break
+        entries = words_of(memory, begin, end)
+        tagged = (entries & np.uint64(3)) == 1
+        smi = (entries & np.uint64(0xFFFFFFFF)) == 0
+        if len(entries) * 8 == end - begin and np.all(tagged | smi):
+            found.append(entries)
+    return found
 
 
 def handle_scope_words(memory: AddressSpace, isolate: int, words: np.ndarray) -> np.ndarray:

@@ -287,6 +287,25 @@ SNAPSHOT_NODE_TYPES: tuple[tuple[Version, tuple[str, ...]], ...] = (
     (V12, _NODE_TYPES + ("object shape",)),
 )
 
+# What the snapshot's root holds with a shortcut edge, one per context: DevTools' user
+# roots. Seen in V8's own snapshots: the global object up to V8 13.6 (Node 24), the
+# native context in V8 14.6 (Node 26).
+SNAPSHOT_USER_ROOTS: tuple[tuple[Version, str], ...] = (
+    (V9, "global object"),
+    ((14, 0), "native context"),
+)
+
+
+def snapshot_user_roots(version: Version) -> str:
+    """What V8 `version`'s heap snapshot has its root hold: "global object" or "native
+    context"."""
+    return [kind for since, kind in SNAPSHOT_USER_ROOTS if since <= version][-1] \
+        if version >= SNAPSHOT_USER_ROOTS[0][0] else SNAPSHOT_USER_ROOTS[0][1]
+
+# From this version on, an external string's self size in V8's snapshot counts its
+# characters, kept outside the heap (seen in V8 13.6, Node 24; not in 12.4, Node 22).
+SNAPSHOT_EXTERNAL_STRING_PAYLOAD_SINCE: Version = V13
+
 
 def snapshot_meta(version: Version) -> dict:
     """`snapshot.meta` as V8 `version` writes it (the newest format for a newer V8)."""
