@@ -281,7 +281,7 @@ def test_export_opens_in_devtools_as_v8s_snapshot_does(in_devtools):
     Summary agrees with what it shows for V8's own snapshot: the scenario's classes'
     counts exactly and their shallow and retained sizes within 1%; the rows of the
     scenario's holders (the Object that holds it all, Arrays, the leak's Map) within 1%;
-    the heap's total size within 2% (on Node 18 the export's is 1.4% short: V8 10.2's
+    the heap's total size within 2% (on Node 18 the export's is 1.2% short: V8 10.2's
     snapshot has code objects v8scan does not read). Rows of V8's internal types are not
     judged: V8's snapshot names and sorts them differently from version to version."""
     (our_total, ours), (their_total, theirs) = in_devtools

@@ -214,7 +214,7 @@ def write_heap_snapshot(dump, out: BinaryIO, progress: Optional[Progress] = None
     user_roots = globals_ if snapshot_user_roots(version) == "global object" else \
         live[live_types == layout.native_context_type]
     payloads = _external_payloads(dump, graph, live, live_types) \
-        if version >= SNAPSHOT_EXTERNAL_STRING_PAYLOAD_SINCE else (live[:0], live[:0])
+        if version >= SNAPSHOT_EXTERNAL_STRING_PAYLOAD_SINCE else (np.zeros(0, np.int64),) * 2
     del live_types
     del live
     sources, targets, slots = strong_edges(dump.core.memory, layout, plan, graph,

@@ -24,6 +24,7 @@ from ..scan.heapscan import WEIGHT_OBJECTS, HeapScan, ScanPlan, area_tasks
 from ..scan.isolate import IsolateMemory
 from ..scan.pages import HeapPage
 from ..scan.sweep import Sweeper, scanner_module
+from ..v8.heap import Heap
 from ..v8.layout import Layout
 from .roots import Roots, find_roots
 
@@ -135,14 +136,6 @@ def _anonymous(n: int) -> np.ndarray:
     return np.frombuffer(private, dtype=np.uint64)
 
 
-def _instance_type(memory: AddressSpace, layout: Layout, address: int) -> Optional[int]:
-    """The instance type of the object at `address` (read through its map), or None."""
-    map_word = memory.u64(address)
-    if map_word is None or map_word & 3 != 1:
-        return None
-    return memory.u16(map_word - 1 + layout.map_instance_type)
-
-
 def _concatenate(arrays: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(arrays) if arrays else np.zeros(0, np.uint64)
 
@@ -156,9 +149,9 @@ def build_graph(memory: AddressSpace, layout: Layout, pages: list[HeapPage], pla
     if len(addresses) > rules.MAX_OBJECTS:
         raise V8ScanError(f"{len(addresses):,} objects: more than the object graph can "
                           "number (2**31 - 1)", hint="--all counts without the graph")
+    heap = Heap(memory, layout)
     roots = find_roots(memory, pages, threads, isolate, layout.page_alignment, warnings,
-                       lambda address: _instance_type(memory, layout, address)
-                       == layout.oddball_type)
+                       lambda address: heap.instance_type(address) == layout.oddball_type)
     flags = np.where(ephemeron_maps(memory, layout, plan, collections),
                      rules.MAP_EPHEMERON, 0).astype(np.uint8)
     unmarked = ObjectGraph(addresses, info, np.zeros(0, np.uint8), None, roots, flags)
