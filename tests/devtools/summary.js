@@ -18,7 +18,10 @@ function startChromium(profile) {
   const child = spawn(chromium, [
     '--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run',
     '--remote-debugging-port=0', `--user-data-dir=${profile}`, 'about:blank'],
-    {stdio: ['ignore', 'ignore', 'pipe']});
+    // Its temporary files (the singleton socket) go in the profile too, removed with it.
+    // detached: a process group of its own, ended as a whole (its helper processes too).
+    {stdio: ['ignore', 'ignore', 'pipe'], env: {...process.env, TMPDIR: profile},
+     detached: true});
   return new Promise((resolve, reject) => {
     let text = '';
     child.stderr.on('data', (chunk) => {
@@ -117,9 +120,22 @@ const SUMMARY = `(async () => {
     fs.closeSync(fd);
     process.stdout.write(JSON.stringify(await devtools.evaluate(SUMMARY)));
   } finally {
-    // Chromium's profile goes once Chromium has gone (it writes there while exiting).
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    if (child.kill() || child.exitCode === null) await exited;
+    // Chromium's profile goes once Chromium and its helpers have gone (they write there
+    // while exiting).
+    const group = (signal) => {  // whether the group had a process left to signal
+      try {
+        process.kill(-child.pid, signal);
+        return true;
+      } catch (error) {
+        if (error.code === 'ESRCH') return false;
+        throw error;
+      }
+    };
+    group('SIGTERM');
+    for (let waited = 0; group(0) && waited < 5000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    group('SIGKILL');
     fs.rmSync(profile, {recursive: true, force: true, maxRetries: 10, retryDelay: 100});
   }
 })().catch((error) => {
