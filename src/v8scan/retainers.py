@@ -42,8 +42,7 @@ def retainer_paths(dump, targets: np.ndarray, hops: int = DEFAULT_HOPS,
     scan: HeapScan = dump.scan(jobs=jobs)
     namer = _SlotNamer(dump)
     targets = distinct(np.asarray(targets, dtype=np.uint64))
-    at = np.minimum(np.searchsorted(graph.addresses, targets), max(len(graph.addresses) - 1, 0))
-    found = graph.addresses[at] == targets if len(graph.addresses) else np.zeros(0, bool)
+    at, found = graph.indexes(targets)
     current = at.astype(np.int64)                    # the object each target's path is at
     reached = found & (graph.marks[at] == 1)
     ended = ~reached                                 # no further link for this target

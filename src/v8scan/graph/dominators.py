@@ -107,13 +107,10 @@ def strong_edges(memory: AddressSpace, layout: Layout, plan: ScanPlan, graph: Ob
 def rooted_objects(graph: ObjectGraph) -> tuple[np.ndarray, np.ndarray]:
     """(object indexes, root groups): what the root words point at, by the marking's own
     rule (a strong tagged pointer to a live object's start), once per group and object."""
-    n = len(graph.addresses)
     roots = graph.roots
     tagged = (roots.words & np.uint64(7)) == 1
     words, groups = roots.words[tagged] - np.uint64(1), roots.group_of[tagged]
-    at = np.minimum(np.searchsorted(graph.addresses, words), max(n - 1, 0))
-    held = (graph.addresses[at] == words) & (graph.marks[at] == 1) if n else \
-        np.zeros(0, bool)
+    at, held = graph.reachable(words)
     pairs = distinct(groups[held].astype(np.int64) << np.int64(32) | at[held].astype(np.int64))
     return (pairs & 0xFFFFFFFF).astype(np.int64), (pairs >> 32).astype(np.int32)
 

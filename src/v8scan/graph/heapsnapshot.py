@@ -515,11 +515,8 @@ def _prototype_edges(dump, scan, graph, live: np.ndarray, left_out: np.ndarray
     maps, inverse = distinct_inverse(scan.maps[(graph.info[objects] >> np.uint64(32))
                                                .astype(np.int64)])
     prototypes = dump.heap.pointers(maps + np.uint64(L.map_prototype))[inverse]
-    n = len(graph.addresses)
-    at = np.minimum(np.searchsorted(graph.addresses, prototypes), max(n - 1, 0))
-    found = (graph.addresses[at] == prototypes) & (prototypes != 0) if n else \
-        np.zeros(0, bool)
-    found &= graph.marks[at] == 1
+    at, found = graph.reachable(prototypes)
+    found &= prototypes != 0
     found &= ~left_out[at]
     return objects[found].astype(np.int32), at[found].astype(np.int32)
 
@@ -633,11 +630,8 @@ def _through_cells(dump, graph, globals_: np.ndarray, left_out: np.ndarray,
     edges, cells = edges[cells_ok], cells[cells_ok]
     values, found = dump.heap.memory.u64_many(cells + np.uint64(L.property_cell_value))
     values = np.where(found & ((values & np.uint64(3)) == 1), values - np.uint64(1), 0)
-    n = len(graph.addresses)
-    index = np.minimum(np.searchsorted(graph.addresses, values), max(n - 1, 0))
-    drawn = (values != 0) & (graph.addresses[index] == values) if n else \
-        np.zeros(0, bool)
-    drawn &= (graph.marks[index] == 1) & ~left_out[index]
+    index, drawn = graph.reachable(values)
+    drawn &= (values != 0) & ~left_out[index]
     targets[edges[drawn]] = index[drawn]
     edge_type[edges[~drawn]] = LEFT_OUT
 

@@ -53,6 +53,20 @@ class ObjectGraph:
         """Object i's size, or for one of unknown size, the bytes up to the next object."""
         return int(self.info[i] & EXTENT_MASK)
 
+    def indexes(self, addresses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(index, found) per untagged address: the object that starts there, where
+        `found`; elsewhere the index is of no object in particular (but in range)."""
+        n = len(self.addresses)
+        at = np.minimum(np.searchsorted(self.addresses, addresses), max(n - 1, 0))
+        return at, (self.addresses[at] == addresses if n else np.zeros(len(at), bool))
+
+    def reachable(self, addresses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(index, reachable) per untagged address: `indexes`, found and marked."""
+        at, found = self.indexes(addresses)
+        if len(self.addresses):
+            found &= self.marks[at] == 1
+        return at, found
+
 
 def trace_rules(layout: Layout, plan: ScanPlan) -> np.ndarray:
     """Per map of the plan: the bytes of its objects that hold tagged words (the rest is
