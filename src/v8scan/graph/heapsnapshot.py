@@ -210,9 +210,8 @@ def write_heap_snapshot(dump, out: BinaryIO, progress: Optional[Progress] = None
     left_out = _non_essential(dump, scan, graph)
     holders, prototypes = _prototype_edges(dump, scan, graph, live, left_out)
     live_types = scan.instance_types[(graph.info[live] >> np.uint64(32)).astype(np.int64)]
-    globals_ = live[live_types == layout.js_global_object_type]
-    user_roots = globals_ if snapshot_user_roots(version) == "global object" else \
-        live[live_types == layout.native_context_type]
+    user_roots = live[live_types == (layout.js_global_object_type if snapshot_user_roots(
+        version) == "global object" else layout.native_context_type)]
     payloads = _external_payloads(dump, graph, live, live_types) \
         if version >= SNAPSHOT_EXTERNAL_STRING_PAYLOAD_SINCE else (np.zeros(0, np.int64),) * 2
     del live_types
@@ -220,15 +219,14 @@ def write_heap_snapshot(dump, out: BinaryIO, progress: Optional[Progress] = None
     sources, targets, slots = strong_edges(dump.core.memory, layout, plan, graph,
                                            with_slots=True, skip=left_out,
                                            store_header=layout.fixed_array_header)
-    edge_type, edge_name = _edge_names(dump, scan, graph, sources, targets, slots, strings)
-    del slots  # edge_name took its place
+    edge_type, edge_name = _edge_names(dump, scan, graph, sources, targets, slots, strings,
+                                       left_out)
+    del slots, left_out  # edge_name took the slots' place
     _name_stores(targets, edge_type, edge_name, node_type, node_name, node_of - synthetic,
                  strings, type_index["array"])
     edges, extra = _in_source_order(sources, targets, edge_type, edge_name, holders,
                                     prototypes, strings)
     del holders, prototypes
-    _through_cells(dump, graph, globals_, left_out, sources, targets, edge_type)
-    del left_out
     synthetic_names = [strings.add(""), strings.add("(GC roots)")] + [
         strings.add(group_names[g]) for g in used_groups]
     synthetic_edges, synthetic_counts = _synthetic_edges(rooted, group_of, used_groups,
@@ -522,21 +520,25 @@ def _prototype_edges(dump, scan, graph, live: np.ndarray, left_out: np.ndarray
 
 
 def _edge_names(dump, scan, graph, sources: np.ndarray, targets: np.ndarray,
-                slots: np.ndarray, strings: _Strings) -> tuple[np.ndarray, np.ndarray]:
+                slots: np.ndarray, strings: _Strings, left_out: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
     """(type int8, name_or_index int32) per edge: a string (or placeholder, _Strings) for
-    named edges, a number for elements and hidden edges; named EDGE_CHUNK at a time, the
-    names in the slots' place (`slots` is spent)."""
+    named edges, a number for elements and hidden edges, LEFT_OUT for edges V8 does not
+    draw (`left_out`: per object, _non_essential); named EDGE_CHUNK at a time, the names
+    in the slots' place (`slots` is spent). A global object's property edges are turned
+    to the values (`targets` changes)."""
     edge_type = np.empty(len(sources), np.int8)
     edge_name = slots.view(np.int32)
     for start in range(0, len(sources), EDGE_CHUNK):
         part = slice(start, start + EDGE_CHUNK)
-        edge_type[part], edge_name[part] = _name_edges(dump, scan, graph, sources[part],
-                                                       targets[part], slots[part], strings)
+        edge_type[part], edge_name[part] = _name_edges(
+            dump, scan, graph, sources[part], targets[part], slots[part], strings, left_out)
     return edge_type, edge_name
 
 
 def _name_edges(dump, scan, graph, sources: np.ndarray, targets: np.ndarray,
-                slots: np.ndarray, strings: _Strings) -> tuple[np.ndarray, np.ndarray]:
+                slots: np.ndarray, strings: _Strings, left_out: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
     L, heap, namer = dump.layout, dump.heap, dump.namer
     tagged = L.tagged_size
     kind = (slots >> np.uint32(rules.SLOT_SHIFT)).astype(np.int64)
@@ -569,7 +571,7 @@ def _name_edges(dump, scan, graph, sources: np.ndarray, targets: np.ndarray,
     edge_type[elements] = ELEMENT
     name[elements] = (offset[elements] - L.fixed_array_header) // tagged
     _stored_properties(dump, strings, edge_type, name, kind == rules.SLOT_PROPERTIES,
-                       addresses, maps, types, offset, targets, graph)
+                       addresses, maps, types, offset, targets, graph, left_out)
     ephemeron = kind == rules.SLOT_EPHEMERON
     internal(ephemeron, EPHEMERON)
     _contexts(heap, L, strings, edge_type, name, own & per_distinct(types, L.is_context),
@@ -614,20 +616,16 @@ def _external_payloads(dump, graph, live: np.ndarray, live_types: np.ndarray
     return objects, payload
 
 
-def _through_cells(dump, graph, globals_: np.ndarray, left_out: np.ndarray,
-                   sources: np.ndarray, targets: np.ndarray, edge_type: np.ndarray) -> None:
-    """A global object's properties point at the values in its PropertyCells, not at
-    the cells, as V8's snapshot draws them (the cells stay held by the object's property
-    dictionary): so the global retains what they hold. Edges whose value V8 draws no edge
-    to (a Smi, undefined) are left out."""
+def _through_cells(dump, graph, left_out: np.ndarray, edges: np.ndarray, targets: np.ndarray,
+                   edge_type: np.ndarray) -> None:
+    """A global object's property `edges`, which point at its PropertyCells, point at the
+    values the cells hold instead, as V8's snapshot draws them (the cells stay held by the
+    object's property dictionary): so the global retains what they hold. Edges whose value
+    V8 draws no edge to (a Smi, undefined) are left out."""
     L = dump.layout
-    at = [np.arange(*np.searchsorted(sources, np.array([g, g + 1], sources.dtype)))
-          for g in globals_.tolist()]
-    edges = np.concatenate(at) if at else np.zeros(0, np.int64)
-    edges = edges[edge_type[edges] == PROPERTY]
     cells = graph.addresses[targets[edges]]
-    cells_ok = dump.heap.instance_types(cells) == L.property_cell_type
-    edges, cells = edges[cells_ok], cells[cells_ok]
+    is_cell = dump.heap.instance_types(cells) == L.property_cell_type
+    edges, cells = edges[is_cell], cells[is_cell]
     values, found = dump.heap.memory.u64_many(cells + np.uint64(L.property_cell_value))
     values = np.where(found & ((values & np.uint64(3)) == 1), values - np.uint64(1), 0)
     index, drawn = graph.reachable(values)
@@ -665,10 +663,10 @@ def _properties(heap, namer, strings: _Strings, edge_type, name, mask: np.ndarra
 
 
 def _stored_properties(dump, strings: _Strings, edge_type, name, mask: np.ndarray,
-                       addresses, maps, types, offset, targets, graph) -> None:
+                       addresses, maps, types, offset, targets, graph, left_out) -> None:
     """Property edges through a property store: a fast-mode object's field (after its
-    in-object ones), a dictionary entry's value by its key, a global's property cell by
-    its name."""
+    in-object ones), a dictionary entry's value by its key, a global's property cell's
+    value by the cell's name (_through_cells)."""
     L, heap, namer = dump.layout, dump.heap, dump.namer
     tagged = L.tagged_size
     picked = np.flatnonzero(mask)
@@ -692,6 +690,8 @@ def _stored_properties(dump, strings: _Strings, edge_type, name, mask: np.ndarra
     cells = slow[glob]  # a GlobalDictionary holds PropertyCells; each knows its name
     keys = heap.pointers(graph.addresses[targets[cells]] + np.uint64(L.property_cell_name))
     _name_by_keys(namer, strings, edge_type, name, cells, keys)
+    _through_cells(dump, graph, left_out, cells[edge_type[cells] == PROPERTY], targets,
+                   edge_type)
     entries = slow[~glob]
     width = L.name_dictionary_entry_size
     start = L.fixed_array_header + (L.name_dictionary_prefix_start
