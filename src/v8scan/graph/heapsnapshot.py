@@ -205,17 +205,18 @@ def write_heap_snapshot(dump, out: BinaryIO, progress: Optional[Progress] = None
 
     # What is per node, and the __proto__ edges, before the edges take their room.
     live = np.flatnonzero(marked)
-    node_type, node_name = _labels(dump, scan, graph, live, strings, type_index)
+    live_maps = (graph.info[live] >> np.uint64(32)).astype(np.int64)  # map index of each
+    live_types = scan.instance_types[live_maps]
+    node_type, node_name = _labels(dump, scan, graph, live, live_maps, strings, type_index)
     ids = _Ids(graph.addresses[live], layout.page_alignment)
     left_out = _non_essential(dump, scan, graph)
-    holders, prototypes = _prototype_edges(dump, scan, graph, live, left_out)
-    live_types = scan.instance_types[(graph.info[live] >> np.uint64(32)).astype(np.int64)]
+    holders, prototypes = _prototype_edges(dump, scan, graph, live, live_maps, live_types,
+                                           left_out)
     user_roots = live[live_types == (layout.js_global_object_type if snapshot_user_roots(
         version) == "global object" else layout.native_context_type)]
     payloads = _external_payloads(dump, graph, live, live_types) \
         if version >= SNAPSHOT_EXTERNAL_STRING_PAYLOAD_SINCE else (np.zeros(0, np.int64),) * 2
-    del live_types
-    del live
+    del live, live_maps, live_types
     sources, targets, slots = strong_edges(dump.core.memory, layout, plan, graph,
                                            with_slots=True, skip=left_out,
                                            store_header=layout.fixed_array_header)
@@ -404,13 +405,13 @@ def _map_large_arrays() -> None:
 
 
 # --- nodes -------------------------------------------------------------------------
-def _labels(dump, scan, graph, live: np.ndarray, strings: _Strings,
+def _labels(dump, scan, graph, live: np.ndarray, map_index: np.ndarray, strings: _Strings,
             type_index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """(node type, name) of each live object: the census's label per map; the objects
-    named one by one (functions, prototypes) by label_objects; strings by their text."""
+    """(node type, name) of each live object (`map_index`: of each): the census's label
+    per map; the objects named one by one (functions, prototypes) by label_objects;
+    strings by their text."""
     namer = dump.namer
     hidden = type_index["hidden"]
-    map_index = (graph.info[live] >> np.uint64(32)).astype(np.int64)
     maps_used, inverse = distinct_inverse(map_index)
     namer.read_ahead(scan.maps[maps_used])
     per_map = [namer.label_map(int(scan.maps[m]), int(scan.instance_types[m]))
@@ -430,7 +431,6 @@ def _labels(dump, scan, graph, live: np.ndarray, strings: _Strings,
             scan.instance_types[map_index[one_by_one]])):
         node_type[i] = type_index.get(kind, hidden)
         names[i] = strings.add(name)
-    del map_index
     for start in range(0, len(texts), CHUNK):
         part = texts[start:start + CHUNK]
         names[part] = strings.add_texts(dump.heap.strings(graph.addresses[live[part]],
@@ -502,16 +502,15 @@ def _non_essential(dump, scan, graph) -> np.ndarray:
     return out
 
 
-def _prototype_edges(dump, scan, graph, live: np.ndarray, left_out: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """(holders, prototypes): each live JS object's __proto__, as V8's snapshot draws a
-    property edge from every JS object to its prototype (when that is a live object)."""
+def _prototype_edges(dump, scan, graph, live: np.ndarray, map_index: np.ndarray,
+                     types: np.ndarray, left_out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(holders, prototypes): each live JS object's __proto__ (`map_index`, `types`: of
+    each live object), as V8's snapshot draws a property edge from every JS object to its
+    prototype (when that is a live object)."""
     L = dump.layout
-    map_index = (graph.info[live] >> np.uint64(32)).astype(np.int64)
-    types = scan.instance_types[map_index]
-    objects = live[(types >= L.first_js_receiver_type) & (types != L.js_proxy_type)]
-    maps, inverse = distinct_inverse(scan.maps[(graph.info[objects] >> np.uint64(32))
-                                               .astype(np.int64)])
+    receivers = (types >= L.first_js_receiver_type) & (types != L.js_proxy_type)
+    objects = live[receivers]
+    maps, inverse = distinct_inverse(scan.maps[map_index[receivers]])
     prototypes = dump.heap.pointers(maps + np.uint64(L.map_prototype))[inverse]
     at, found = graph.reachable(prototypes)
     found &= prototypes != 0
