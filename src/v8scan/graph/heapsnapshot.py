@@ -83,6 +83,7 @@ class _Strings:
         self._ends: list[np.ndarray] = []      # each text's end in the buffer
         self._hashes: list[np.ndarray] = []
         self._texts = 0
+        self._spans = (np.zeros(0, np.int64),) * 2  # once finished: (starts, ends)
         self._text_index = np.zeros(0, np.int64)  # per text, once finished: its index
         self._unique_texts = np.zeros(0, np.int64)
 
@@ -117,16 +118,16 @@ class _Strings:
         self._texts += count
         return (self.TEXTS - np.arange(first, first + count)).astype(np.int32)
 
-    def _text(self, k: int, starts: np.ndarray, ends: np.ndarray) -> bytes:
+    def _text(self, k: int) -> bytes:
+        starts, ends = self._spans
         return bytes(self._buffer[starts[k]:ends[k]])
 
     def finish(self) -> None:
         """Number the texts, each distinct one once, after the names and numbers."""
         ends = np.concatenate(self._ends) if self._ends else np.zeros(0, np.int64)
         hashes = np.concatenate(self._hashes) if self._hashes else np.zeros(0, np.int64)
-        self._ends = [ends]
-        self._hashes = []
-        starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
+        self._ends, self._hashes = [], []
+        self._spans = (np.concatenate([[0], ends[:-1]]).astype(np.int64), ends)
         n = len(ends)
         order = np.argsort(hashes, kind="stable")
         ordered = hashes[order]
@@ -137,7 +138,7 @@ class _Strings:
         del ordered, run_start
         for at in np.flatnonzero(~first_of_run).tolist():
             k, other = int(order[at]), int(same_as[at])
-            if self._text(k, starts, ends) != self._text(other, starts, ends):
+            if self._text(k) != self._text(other):
                 same_as[at] = k  # a hash collision: a text of its own
         representative = np.empty(n, np.int64)
         representative[order] = same_as
@@ -157,24 +158,15 @@ class _Strings:
         return out
 
     def write(self, written: "_Writer") -> None:
-        """The table as JSON array items, a chunk at a time."""
-        ends = self._ends[0] if self._ends else np.zeros(0, np.int64)
-        starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
-        first = True
-
-        def items(texts: list[str]) -> None:
-            nonlocal first
-            if texts:
-                body = json.dumps(texts, ensure_ascii=False)[1:-1]
-                written.text(("" if first else ",") + body + "\n")
-                first = False
+        """The finished table as items of the array `written` has open, a chunk at a
+        time."""
         for start in range(0, len(self.items), CHUNK):
-            items(self.items[start:start + CHUNK])
+            written.strings(self.items[start:start + CHUNK])
         for start in range(0, self._numbers, CHUNK):
-            items([str(i) for i in range(start, min(start + CHUNK, self._numbers))])
+            written.strings([str(i) for i in range(start, min(start + CHUNK, self._numbers))])
         for start in range(0, len(self._unique_texts), CHUNK):
-            items([self._text(k, starts, ends).decode("utf-8") for k in
-                   self._unique_texts[start:start + CHUNK].tolist()])
+            written.strings([self._text(k).decode("utf-8")
+                             for k in self._unique_texts[start:start + CHUNK].tolist()])
 
 
 def write_heap_snapshot(dump, out: BinaryIO, progress: Optional[Progress] = None,
@@ -355,6 +347,13 @@ class _Writer:
         self.text(text)
         self.in_array = 0
 
+    def strings(self, texts: Sequence[str]) -> None:
+        """`texts` as JSON strings, items of the array open."""
+        if texts:
+            body = json.dumps(list(texts), ensure_ascii=False)[1:-1]
+            self.text(("," if self.in_array else "") + body + "\n")
+            self.in_array += len(texts)
+
     def rows(self, columns: Sequence[np.ndarray]) -> None:
         """The rows whose fields are `columns` (integers), as items of the array open,
         stacked a chunk at a time."""
@@ -367,6 +366,8 @@ class _Writer:
             self.done += len(part)
             if self.progress:
                 self.progress(self.done, self.total)
+
+
 def write_heap_snapshot_file(dump, path: str, progress: Optional[Progress] = None,
                              jobs: Optional[int] = None) -> Export:
     """write_heap_snapshot to `path`, through a temporary file in its directory renamed
