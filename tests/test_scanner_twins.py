@@ -346,6 +346,7 @@ def test_edges_twins_agree(small_graph):
     for got, twin, whole in zip(*cut, slotted[0]):
         np.testing.assert_array_equal(got, twin)
         np.testing.assert_array_equal(got, whole[drawn])
+
     # Each slot names a word that points at the target: in the source itself, or in the
     # store at offset 8 (elements) or 16 (properties) of a source of a MAP_JS_RECEIVER map.
     def word(address: int) -> int:

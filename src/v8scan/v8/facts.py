@@ -271,10 +271,6 @@ SNAPSHOT_FORMATS: tuple[tuple[Version, tuple[str, ...], tuple[str, ...]], ...] =
     # 13 lists one "number" more than it has fields)
     (V9, ("type", "name", "id", "self_size", "edge_count", "trace_node_id", "detachedness"),
      ("string",) + ("number",) * 5),
-    (V11, ("type", "name", "id", "self_size", "edge_count", "trace_node_id", "detachedness"),
-     ("string",) + ("number",) * 5),
-    (V12, ("type", "name", "id", "self_size", "edge_count", "trace_node_id", "detachedness"),
-     ("string",) + ("number",) * 5),
     (V13, ("type", "name", "id", "self_size", "edge_count", "detachedness"),
      ("string",) + ("number",) * 5),
     ((14, 0), ("type", "name", "id", "self_size", "edge_count", "detachedness"),
@@ -296,11 +292,18 @@ SNAPSHOT_USER_ROOTS: tuple[tuple[Version, str], ...] = (
 )
 
 
+def _newest(table: tuple[tuple, ...], version: Version) -> tuple:
+    """The row of a (since, ...) table for `version`: the last one since which it holds,
+    the first one for a V8 older than all."""
+    return [row for row in table if row[0] <= version][-1] if version >= table[0][0] \
+        else table[0]
+
+
 def snapshot_user_roots(version: Version) -> str:
     """What V8 `version`'s heap snapshot has its root hold: "global object" or "native
     context"."""
-    return [kind for since, kind in SNAPSHOT_USER_ROOTS if since <= version][-1] \
-        if version >= SNAPSHOT_USER_ROOTS[0][0] else SNAPSHOT_USER_ROOTS[0][1]
+    return _newest(SNAPSHOT_USER_ROOTS, version)[1]
+
 
 # From this version on, an external string's self size in V8's snapshot counts its
 # characters, kept outside the heap (seen in V8 13.6, Node 24; not in 12.4, Node 22).
@@ -309,11 +312,8 @@ SNAPSHOT_EXTERNAL_STRING_PAYLOAD_SINCE: Version = V13
 
 def snapshot_meta(version: Version) -> dict:
     """`snapshot.meta` as V8 `version` writes it (the newest format for a newer V8)."""
-    def newest(table):
-        return [row for row in table if row[0] <= version][-1] if version >= table[0][0] \
-            else table[0]
-    _, node_fields, field_types = newest(SNAPSHOT_FORMATS)
-    _, node_types = newest(SNAPSHOT_NODE_TYPES)
+    _, node_fields, field_types = _newest(SNAPSHOT_FORMATS, version)
+    _, node_types = _newest(SNAPSHOT_NODE_TYPES, version)
     return {
         "node_fields": list(node_fields),
         "node_types": [list(node_types), *field_types],
