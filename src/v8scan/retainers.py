@@ -174,10 +174,11 @@ class _PathTree:
         summed per path."""
         keys = self.path * 2 + rooted
         groups, counts = distinct_counts(keys)
-        by_group = np.argsort(np.searchsorted(groups, keys), kind="stable")
+        group_of = np.searchsorted(groups, keys)
+        by_group = np.argsort(group_of, kind="stable")
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         held = np.zeros(len(groups), np.int64) if retained is None else np.bincount(
-            np.searchsorted(groups, keys), weights=retained, minlength=len(groups))
+            group_of, weights=retained, minlength=len(groups))
         merged: dict[tuple[tuple[str, ...], bool], tuple[int, list[int], int]] = {}
         for group, count, start, bytes_held in zip(groups.tolist(), counts.tolist(),
                                                    starts.tolist(), held.tolist()):
