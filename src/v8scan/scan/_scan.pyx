@@ -1184,6 +1184,10 @@ cdef class Marker:
             arrays = pairs_arrays(&found)
         return arrays
 
+    cdef inline bint _is_target(self, int64_t j) noexcept nogil:
+        """Whether an edge may point at object j (-1: none): marked, and not skipped."""
+        return j >= 0 and self.k.marks[j] and (self.skipped == NULL or not self.skipped[j])
+
     cdef int _edges_of(self, Graph* g, Py_ssize_t i, int32_t source, uint32_t holder,
                        Pairs* found) except -1 nogil:
         """The references of marked object i, as held by `source` (i itself, or the JS
@@ -1201,7 +1205,7 @@ cdef class Marker:
         while off + 8 <= limit:
             word = load64(g.base + pos + off)
             j = object_index(g, word - 1) if word & 7 == 1 else -1
-            if j >= 0 and self.k.marks[j] and (self.skipped == NULL or not self.skipped[j]):
+            if self._is_target(j):
                 pairs_add(found, source, <int32_t>j,
                           holder << SLOT_SHIFT | <uint32_t>min(off, mask))
             off += 8
@@ -1214,7 +1218,7 @@ cdef class Marker:
             word = load64(g.base + pos + off + 8)
             j = object_index(g, word - 1) if word & 7 == 1 else -1
             off += 16
-            if j < 0 or not self.k.marks[j] or (self.skipped != NULL and self.skipped[j]):
+            if not self._is_target(j):
                 continue
             if key < 0:
                 pairs_add(found, source, <int32_t>j,
