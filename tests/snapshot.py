@@ -28,6 +28,8 @@ class Snapshot:
         self._edge_type = edge_fields.index("type")
         self._edge_name = edge_fields.index("name_or_index")
         self._edge_to = edge_fields.index("to_node")
+        # Where each node's edges start (they follow those of the node before it).
+        self._first_edge = np.concatenate(([0], np.cumsum(self.nodes[:, self._edge_count])))
 
     def census(self) -> dict[tuple[str, str], tuple[int, int]]:
         """{(kind, name): (count, self_size)} over every node."""
@@ -41,7 +43,7 @@ class Snapshot:
     def root_groups(self) -> dict[str, int]:
         """{name: number of edges} of the children of "(GC roots)" (node 1, as V8 writes
         it): the groups of roots."""
-        first_edge = np.concatenate(([0], np.cumsum(self.nodes[:, self._edge_count])))
+        first_edge = self._first_edge
         to_node = self.edges[first_edge[1]:first_edge[2], self._edge_to] // self.nodes.shape[1]
         return {self.strings[self.nodes[g, self._name]]: int(self.nodes[g, self._edge_count])
                 for g in to_node.tolist()}
@@ -49,7 +51,7 @@ class Snapshot:
     def shape_census(self, name: str) -> collections.Counter:
         """How many `object` nodes called `name` have each set of own property names
         (sorted; the snapshot's `property` edges, without __proto__)."""
-        first_edge = np.concatenate(([0], np.cumsum(self.nodes[:, self._edge_count])))
+        first_edge = self._first_edge
         object_kind = self.node_kinds.index("object")
         property_kind = self.edge_kinds.index("property")
         wanted = np.flatnonzero((self.nodes[:, self._type] == object_kind)
@@ -67,12 +69,12 @@ class Snapshot:
         """How many edges into `object` nodes called `name` there are, by (the holder's
         kind and name, the edge's type, the edge's name; an element's or hidden edge's
         index as '#')."""
-        first_edge = np.concatenate(([0], np.cumsum(self.nodes[:, self._edge_count])))
+        first_edge = self._first_edge
         fields = self.nodes.shape[1]
         object_kind = self.node_kinds.index("object")
         wanted = (self.nodes[:, self._type] == object_kind) \
             & (self.nodes[:, self._name] == self.strings.index(name))
-        targets = self.edges[:, -1] // fields
+        targets = self.edges[:, self._edge_to] // fields
         hits = np.flatnonzero(wanted[targets])
         holders = np.searchsorted(first_edge, hits, side="right") - 1
         found: collections.Counter = collections.Counter()
