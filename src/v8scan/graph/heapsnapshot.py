@@ -196,12 +196,12 @@ def write_heap_snapshot(dump, out: BinaryIO, progress: Optional[Progress] = None
     node_of[marked] = synthetic + np.arange(np.count_nonzero(marked), dtype=np.int32)
 
     # What is per node, and the __proto__ edges, before the edges take their room.
+    left_out = _non_essential(dump, scan, graph)
     live = np.flatnonzero(marked)
-    live_maps = (graph.info[live] >> np.uint64(32)).astype(np.int64)  # map index of each
-    live_types = scan.instance_types[live_maps]
+    live_maps = (graph.info[live] >> np.uint64(32)).astype(np.int32)  # map index of each
+    live_types = scan.instance_types[live_maps].astype(np.int32)
     node_type, node_name = _labels(dump, scan, graph, live, live_maps, strings, type_index)
     ids = _Ids(graph.addresses[live], layout.page_alignment)
-    left_out = _non_essential(dump, scan, graph)
     holders, prototypes = _prototype_edges(dump, scan, graph, live, live_maps, live_types,
                                            left_out)
     user_roots = live[live_types == (layout.js_global_object_type if snapshot_user_roots(
